@@ -1,0 +1,25 @@
+"""Errors an analyst may see. Messages are Vietnamese first, English second."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """An input file breaks a rule; names the file, row, column and rule."""
+
+    def __init__(self, message_vi: str, message_en: str, *, file: str | None = None,
+                 row: int | None = None, column: str | None = None, rule: str | None = None):
+        self.message_vi = message_vi
+        self.message_en = message_en
+        self.file = file
+        self.row = row
+        self.column = column
+        self.rule = rule
+        where = []
+        if file:
+            where.append(f"tệp {file}")
+        if row is not None:
+            where.append(f"dòng {row}")
+        if column:
+            where.append(f"cột {column}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(f"{prefix}{message_vi}\n[{rule or 'input'}] {message_en}")
