@@ -31,6 +31,7 @@ class MethodologyError(ValueError):
 class Tier:
     name: str
     min: float
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
 
     Recognised keys: any top-level scalar (``not_applicable``, ``no_dossier_policy``,
     ``tier_basis``, ``scale``), ``rounding`` (merged), ``tiers`` as
-    ``{tier name: min}``, ``max`` as ``{indicator: points}``, ``rules`` as
+    ``{tier code or name: min}``, ``max`` as ``{indicator: points}``, ``rules`` as
     ``{indicator: {rule fields}}`` (merged into the indicator's rule).
     """
     if not overrides:
@@ -159,12 +160,12 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
     tiers = overrides.pop("tiers", None) or {}
     maxes = overrides.pop("max", None) or {}
     rules = overrides.pop("rules", None) or {}
-    known = {t["name"] for t in out["tiers"]}
+    known = {t["name"] for t in out["tiers"]} | {t.get("code") for t in out["tiers"]}
     for name, minimum in tiers.items():
         if name not in known:
             raise MethodologyError(f"Hạng '{name}' không có trong phương pháp {out['id']}.")
         for t in out["tiers"]:
-            if t["name"] == name:
+            if name in (t["name"], t.get("code")):
                 t["min"] = float(minimum)
     codes = {i["code"] for i in out["indicators"]}
     for code in list(maxes) + list(rules):
@@ -229,7 +230,7 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> M
         no_dossier_policy=raw["no_dossier_policy"],
         rounding={k: int(v) for k, v in raw.get("rounding", {}).items()},
         tier_basis=raw.get("tier_basis", "rounded"),
-        tiers=tuple(Tier(t["name"], float(t["min"])) for t in raw["tiers"]),
+        tiers=tuple(Tier(t["name"], float(t["min"]), t.get("code", t["name"])) for t in raw["tiers"]),
         tier_aliases=dict(raw.get("tier_aliases", {})),
         groups=tuple(raw["groups"]),
         indicators=tuple(

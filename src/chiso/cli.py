@@ -1,0 +1,148 @@
+"""Command line: ``chiso audit``, ``chiso validate``, ``chiso score``, ``chiso render``.
+
+Help texts and messages are in Vietnamese: the users are provincial analysts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from .errors import InputError
+from .methodology import MethodologyError
+
+
+def _print_table(df: pl.DataFrame, limit: int = 60) -> None:
+    with pl.Config(tbl_rows=limit, tbl_cols=20, fmt_str_lengths=90, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+        print(df)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from . import audit, published
+    from .params import load_methodology, load_params
+
+    path = Path(args.file)
+    meta = published.read_meta(path)
+    meth = load_methodology(args.methodology or meta.get("methodology") or "qd459-2023", load_params(args.params))
+    table = published.read_published(path, meth)
+    findings = audit.audit_table(table, meth)
+    out = Path(args.out) if args.out else path.parent
+    csv_path, json_path = out / f"{path.stem}.audit.csv", out / f"{path.stem}.audit.json"
+    audit.write_findings(findings, csv_path, json_path)
+    errors = findings.filter(pl.col("severity") == "error").height
+    print(f"Kiểm tra bảng {path.name}: {table.wide.height} dòng, {errors} lỗi, "
+          f"{findings.filter(pl.col('severity') == 'warning').height} cảnh báo, "
+          f"{findings.filter(pl.col('severity') == 'info').height} thông tin.")
+    if findings.height:
+        _print_table(findings.select("row", "unit", "field", "check", "severity", "published", "recomputed", "message"))
+    print(f"Đã ghi: {csv_path} và {json_path}")
+    return 1 if (errors and args.strict) else 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import published, validation
+    from .params import load_methodology, load_params
+
+    path = Path(args.file)
+    meta = published.read_meta(path)
+    meth = load_methodology(args.methodology or meta.get("methodology") or "qd459-2023", load_params(args.params))
+    outcome = validation.validate_published(published.read_published(path, meth), meth)
+    failed = outcome.results.filter(~pl.col("success"))
+    print(f"Kiểm tra {path.name} bằng bộ {outcome.suite}: {'ĐẠT' if outcome.success else 'KHÔNG ĐẠT'} "
+          f"({outcome.results.height} quy tắc, {failed.height} không đạt).")
+    if failed.height:
+        _print_table(failed.select("severity", "column", "rule_vi", "units", "values"))
+    return 0 if outcome.success else 2
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .params import load_params
+
+    path = Path(args.file)
+    if path.suffix.lower() == ".csv" and path.with_name(path.stem + ".meta.yaml").exists():
+        from . import published, scoring
+        from .params import load_methodology
+
+        meth = load_methodology(args.methodology, load_params(args.params))
+        points = published.points_long(published.read_published(path, meth), meth)
+        result = points.select("unit_group", "unit", "indicator", "printed", "points", "max", "applicable")
+        units = scoring.unit_scores(points, meth)
+    else:
+        from . import counts
+        from .params import load_methodology, methodology_overrides
+
+        params = load_params(args.params)
+        result = counts.score_file(path, args.methodology, overrides=methodology_overrides(params, args.methodology))
+        units = counts.unit_table(result, load_methodology(args.methodology, params))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (result.write_parquet if out.suffix == ".parquet" else result.write_csv)(out)
+        print(f"Đã ghi điểm từng chỉ số: {out}")
+    if args.units_out:
+        Path(args.units_out).parent.mkdir(parents=True, exist_ok=True)
+        units.write_csv(args.units_out)
+        print(f"Đã ghi điểm từng đơn vị: {args.units_out}")
+    _print_table(units, limit=args.limit)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .render import render_notebook
+
+    engine = render_notebook(args.notebook, args.html, args.pdf, engine=args.engine)
+    print(f"Đã kết xuất báo cáo ({engine}): {args.html}" + (f", {args.pdf}" if args.pdf else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chiso", description="Chấm điểm, kiểm tra và lập báo cáo chất lượng phục vụ người dân, doanh nghiệp.")
+    p.add_argument("--params", default="params.yaml", help="tệp tham số (mặc định: params.yaml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="LỆNH")
+
+    a = sub.add_parser("audit", help="kiểm tra số học của một bảng kết quả đã công bố (CSV)")
+    a.add_argument("file", help="tệp CSV bảng công bố, có tệp .meta.yaml đi kèm")
+    a.add_argument("--methodology", help="mã phương pháp (mặc định: theo tệp .meta.yaml)")
+    a.add_argument("--out", help="thư mục ghi kết quả CSV/JSON (mặc định: cạnh tệp đầu vào)")
+    a.add_argument("--strict", action="store_true", help="trả mã lỗi 1 nếu có lỗi")
+    a.set_defaults(func=cmd_audit)
+
+    v = sub.add_parser("validate", help="kiểm tra dữ liệu đầu vào bằng bộ Great Expectations")
+    v.add_argument("file")
+    v.add_argument("--methodology")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("score", help="tính điểm từng chỉ số và từng đơn vị")
+    s.add_argument("file", help="bảng số liệu (mẫu CSV/XLSX, JSON của Cổng DVCQG, hoặc bảng công bố CSV)")
+    s.add_argument("--methodology", required=True, help="mã phương pháp, ví dụ qd766-2022, qd459-2023")
+    s.add_argument("--out", help="ghi điểm từng chỉ số ra CSV hoặc Parquet")
+    s.add_argument("--units-out", help="ghi điểm từng đơn vị ra CSV")
+    s.add_argument("--limit", type=int, default=40, help="số dòng in ra màn hình")
+    s.set_defaults(func=cmd_score)
+
+    r = sub.add_parser("render", help="kết xuất notebook báo cáo đã chạy thành HTML và PDF")
+    r.add_argument("notebook")
+    r.add_argument("--html", required=True)
+    r.add_argument("--pdf")
+    r.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"])
+    r.set_defaults(func=cmd_render)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InputError, MethodologyError) as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"Lỗi: không tìm thấy tệp {exc.filename}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

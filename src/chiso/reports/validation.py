@@ -1,0 +1,51 @@
+"""The validation report saved next to each period's outputs (readable offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import doc
+from ..lineage import generation_time
+from ..numbers import fmt_units
+
+SEVERITY_VI = {"critical": "Bắt buộc", "warning": "Cảnh báo", "info": "Thông tin"}
+
+
+def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc.Block]:
+    res = outcome.results
+    failed = res.filter(~res["success"])
+    status = ("**ĐẠT**: dữ liệu được dùng để tính điểm." if outcome.success
+              else "**KHÔNG ĐẠT**: có quy tắc bắt buộc không được đáp ứng; kỳ này dừng xử lý, các kết quả đã có giữ nguyên.")
+    blocks: list[doc.Block] = [
+        doc.DocumentMeta(title=f"Kiểm tra dữ liệu đầu vào: {table_id}", running_header=f"Kiểm tra dữ liệu: {table_id}",
+                         generated_at=generation_time()),
+        doc.Heading(f"Kiểm tra dữ liệu đầu vào: {table_id}", 1),
+        doc.Paragraph(f"Tệp: {outcome.file}. Bộ kiểm tra: expectations/{outcome.suite}.json (Great Expectations), "
+                      f"tham số lấy từ phương pháp {methodology_name}."),
+        doc.Paragraph(f"Kết quả: {status} Đã chạy {fmt_units(res.height)} quy tắc, "
+                      f"{fmt_units(failed.height)} quy tắc không đạt."),
+    ]
+    rows = []
+    for r in res.iter_rows(named=True):
+        units = ", ".join(r["units"][:12]) + (" …" if len(r["units"]) > 12 else "")
+        values = ", ".join(r["values"][:6])
+        rows.append([
+            "Đạt" if r["success"] else "Không đạt",
+            SEVERITY_VI.get(r["severity"], r["severity"]),
+            r["column"] or "(cả bảng)",
+            r["rule_vi"],
+            units or "-",
+            values or "-",
+        ])
+    blocks.append(doc.Table(columns=["Kết quả", "Mức độ", "Cột", "Quy tắc", "Đơn vị vi phạm", "Giá trị vi phạm"],
+                            rows=rows, sortable=True, searchable=True,
+                            caption="Kết quả từng quy tắc kiểm tra"))
+    return blocks
+
+
+def write_validation_report(outcome, table, meth, path: str | Path) -> Path:
+    from ..render import write_html
+
+    blocks = validation_blocks(outcome, table.id, meth.short_name)
+    write_html(blocks[0], blocks[1:], path)
+    return Path(path)

@@ -1,0 +1,108 @@
+"""The pipeline's stages as functions; notebooks call these and display the results.
+
+Each stage reads its inputs, writes its outputs atomically and returns what the
+notebook shows. Paths follow one layout:
+
+* ``data/raw/published/<id>.csv`` (+ ``.meta.yaml``): a published table, immutable;
+* ``data/processed/<id>/``: Parquet, JSON and CSV results of that table;
+* ``reports/<id>/``: what reviewers read (validation report, monthly report).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from . import audit as _audit
+from . import published as _published
+from . import scoring, validation
+from .io import atomic_write_text, write_parquet
+from .params import load_methodology, load_params
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a published table's inputs and outputs live."""
+
+    table_id: str
+    root: Path = Path(".")
+
+    @property
+    def raw_csv(self) -> Path:
+        return self.root / "data" / "raw" / "published" / f"{self.table_id}.csv"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed" / self.table_id
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports" / self.table_id
+
+
+def _methodology_for(table_id: str, params: dict, root: Path):
+    meta = _published.read_meta(Layout(table_id, root).raw_csv)
+    meth_id = meta.get("methodology") or (params.get("published") or {}).get("methodology")
+    return load_methodology(meth_id, params)
+
+
+def validate_published(table_id: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> validation.ValidationOutcome:
+    """Validate a published table; on success write its tidy points table."""
+    root = Path(root)
+    params = load_params(root / params_file)
+    lay = Layout(table_id, root)
+    meth = _methodology_for(table_id, params, root)
+    table = _published.read_published(lay.raw_csv, meth)
+    outcome = validation.validate_published(table, meth)
+    atomic_write_text(lay.processed / "validation.json", outcome.to_json())
+    from .reports.validation import write_validation_report
+
+    write_validation_report(outcome, table, meth, lay.reports / "validation.html")
+    validation.raise_on_failure(outcome)
+    write_parquet(_published.points_long(table, meth), lay.processed / "points.parquet")
+    return outcome
+
+
+@dataclass
+class ScoreResult:
+    units: pl.DataFrame
+    groups: pl.DataFrame
+    tiers: pl.DataFrame
+    audit: pl.DataFrame
+    metrics: dict
+
+
+def score_published(table_id: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> ScoreResult:
+    """Score a validated published table and audit its printed figures."""
+    root = Path(root)
+    params = load_params(root / params_file)
+    lay = Layout(table_id, root)
+    meth = _methodology_for(table_id, params, root)
+    points = pl.read_parquet(lay.processed / "points.parquet")
+    units = scoring.unit_scores(points, meth)
+    groups = scoring.group_scores(points, meth)
+    tiers = scoring.tier_counts(units, meth)
+    table = _published.read_published(lay.raw_csv, meth)
+    findings = _audit.audit_table(table, meth)
+    write_parquet(units, lay.processed / "units.parquet")
+    write_parquet(groups, lay.processed / "groups.parquet")
+    write_parquet(findings, lay.processed / "audit.parquet")
+    _audit.write_findings(findings, lay.processed / "audit.csv", lay.processed / "audit.json")
+    metrics = build_metrics(units, findings, meth)
+    atomic_write_text(lay.processed / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+    return ScoreResult(units=units, groups=groups, tiers=tiers, audit=findings, metrics=metrics)
+
+
+def build_metrics(units: pl.DataFrame, findings: pl.DataFrame, meth) -> dict:
+    """Headline figures DVC tracks (``dvc metrics diff`` between experiments)."""
+    counts = dict(units.group_by("tier").len().iter_rows())
+    return {
+        "units_scored": units.height,
+        "mean_converted": round(float(units["converted"].mean() or 0.0), 4),
+        "tiers": {t.code: int(counts.get(t.name, 0)) for t in meth.tiers},
+        "audit_errors": int(findings.filter(pl.col("severity") == "error").height),
+        "audit_warnings": int(findings.filter(pl.col("severity") == "warning").height),
+    }
