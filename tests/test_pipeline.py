@@ -1,0 +1,136 @@
+"""The whole pipeline on the embedded data, in a throw-away copy of the repository.
+
+Runs `dvc repro` (papermill notebooks → Great Expectations → polars scoring → report
+rendering), checks what reviewers get, then runs `dvc repro` again and checks that
+nothing reruns and `dvc status` is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ["huyen-dienbien_2023-07", "dienbiendong_2024-06"]
+
+
+def _project_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                         cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    keep = []
+    for f in filter(None, out.split("\0")):
+        if f.startswith(("data/processed/", "reports/", "data/bench/")) or f == "dvc.lock":
+            continue
+        if (ROOT / f).is_file():
+            keep.append(f)
+    return keep
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["GX_ANALYTICS_ENABLED"] = "False"
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pipeline_copy(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("repo")
+    for f in _project_files():
+        target = dest / f
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, target)
+    _run(["git", "init", "-q"], dest)
+    _run(["git", "-c", "user.email=ci@chiso", "-c", "user.name=ci", "add", "-A"], dest)
+    _run(["git", "-c", "user.email=ci@chiso", "-c", "user.name=ci", "commit", "-qm", "copy"], dest)
+    _run(["dvc", "repro"], dest)
+    return dest
+
+
+def test_reports_and_outputs_exist(pipeline_copy):
+    for t in TABLES:
+        for f in ("report.html", "report.pdf", "validation.html"):
+            p = pipeline_copy / "reports" / t / f
+            assert p.exists() and p.stat().st_size > 1000, p
+        for f in ("points.parquet", "units.parquet", "groups.parquet", "audit.parquet", "audit.csv", "metrics.json"):
+            assert (pipeline_copy / "data" / "processed" / t / f).exists()
+
+
+def test_second_repro_reruns_nothing_and_status_clean(pipeline_copy):
+    again = _run(["dvc", "repro"], pipeline_copy)
+    assert "Running stage" not in again.stdout, again.stdout
+    status = _run(["dvc", "status"], pipeline_copy)
+    assert "up to date" in status.stdout.lower(), status.stdout
+
+
+def test_executed_notebooks_have_no_errors(pipeline_copy):
+    import nbformat
+
+    for t in TABLES:
+        for nb_path in (pipeline_copy / "data" / "processed" / t / "notebooks").glob("*.ipynb"):
+            nb = nbformat.read(nb_path, as_version=4)
+            errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+            assert not errors, nb_path
+            assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells), nb_path
+
+
+def test_report_states_the_seed_tier_counts(pipeline_copy):
+    html = (pipeline_copy / "reports" / "dienbiendong_2024-06" / "report.html").read_text(encoding="utf-8")
+    assert "Thực hiện chấm điểm đánh giá 14/14 đơn vị" in html
+    assert "06 đơn vị xếp loại Xuất sắc: Luân Giới, Na Son, Keo Lôm, Chiềng Sơ, Mường Luân, Pu Nhi" in html
+    assert "06 đơn vị xếp loại Tốt: Thị trấn, Xa Dung, Phình Giàng, Háng Lìa, Phì Nhừ, Nong U" in html
+    assert "02 đơn vị xếp loại Khá: Pú Hồng, Tìa Đình" in html
+    html = (pipeline_copy / "reports" / "huyen-dienbien_2023-07" / "report.html").read_text(encoding="utf-8")
+    assert "Thực hiện chấm điểm đánh giá 5/10 đơn vị" in html
+    assert "03 đơn vị xếp loại Yếu: Mường Lói, Na Tông, Thanh Nưa" in html
+    assert "58,94" in html and "11,5" in html
+
+
+def test_html_is_self_contained(pipeline_copy):
+    for t in TABLES:
+        for f in ("report.html", "validation.html"):
+            html = (pipeline_copy / "reports" / t / f).read_text(encoding="utf-8")
+            assert "<script src" not in html and "<link" not in html
+            assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+
+
+def test_metrics_and_audit_outputs(pipeline_copy):
+    m = json.loads((pipeline_copy / "data/processed/huyen-dienbien_2023-07/metrics.json").read_text())
+    assert m["units_scored"] == 26 and m["audit_errors"] == 2
+    assert m["tiers"] == {"xuat_sac": 3, "tot": 8, "kha": 10, "trung_binh": 2, "yeu": 3}
+    audit = pl.read_csv(pipeline_copy / "data/processed/huyen-dienbien_2023-07/audit.csv")
+    assert {"indicator_above_max", "total_not_sum"} <= set(audit["check"])
+
+
+def test_failing_validation_stops_and_keeps_outputs(pipeline_copy):
+    t = "dienbiendong_2024-06"
+    before = (pipeline_copy / "data/processed" / t / "units.parquet").read_bytes()
+    other = (pipeline_copy / "reports/huyen-dienbien_2023-07/report.pdf").read_bytes()
+    csv = pipeline_copy / "data/raw/published" / f"{t}.csv"
+    original = csv.read_text(encoding="utf-8")
+    csv.write_text(original.replace('"9,3","9,3"', '"9,3","chín"'), encoding="utf-8")
+    try:
+        proc = subprocess.run(["dvc", "repro"], cwd=pipeline_copy, env=_env(), capture_output=True, text=True, timeout=900)
+        assert proc.returncode != 0
+        text = proc.stdout + proc.stderr
+        assert "UBND Na Son" in text and "dvctt_2" in text
+        assert (pipeline_copy / "reports/huyen-dienbien_2023-07/report.pdf").read_bytes() == other
+        assert (pipeline_copy / "data/processed" / t / "units.parquet").read_bytes() == before
+        assert "KHÔNG ĐẠT" in (pipeline_copy / "reports" / t / "validation.html").read_text(encoding="utf-8")
+    finally:
+        csv.write_text(original, encoding="utf-8")
+    _run(["dvc", "repro"], pipeline_copy)
