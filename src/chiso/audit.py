@@ -67,8 +67,10 @@ def audit_table(table: PublishedTable, meth: Methodology) -> pl.DataFrame:
         pl.col("printed").alias("published"),
         pl.col("max").map_elements(lambda v: f"≤ {fmt_num(v, 0)}", return_dtype=pl.String).alias("recomputed"),
         pl.lit(0.0).alias("tolerance"),
-        pl.format("Điểm {} vượt điểm tối đa {} của chỉ số {}.", pl.col("printed"),
-                  pl.col("max").cast(pl.Int64), pl.col("indicator")).alias("message"),
+        pl.format("Điểm {} vượt điểm tối đa {} của chỉ số \"{}\".", pl.col("printed"),
+                  pl.col("max").cast(pl.Int64),
+                  pl.col("indicator").replace_strict({i.code: i.name for i in meth.indicators}, return_dtype=pl.String)
+                  ).alias("message"),
     ))
     emit(pts.filter(pl.col("points") < 0).select(
         *base, "row", "unit_group", "unit", pl.col("indicator").alias("field"),

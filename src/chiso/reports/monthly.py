@@ -19,8 +19,8 @@ from ..params import load_params
 from ..published import meta_path, read_published
 from ..methodology import METHODOLOGY_DIR
 from ..stages import Layout, _methodology_for
+from .assessment import achievements, gap_table, recommendation_items, short_name, weakness_items
 
-SHORT_NAME_PREFIXES = ("UBND xã ", "UBND phường ", "UBND thị trấn ", "UBND ")
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
 CHECK_VI = {
     "indicator_above_max": "Điểm vượt điểm tối đa",
@@ -40,14 +40,6 @@ CHECK_VI = {
     "text_unit_mismatch": "Văn bản nêu tên khác bảng",
 }
 SEVERITY_VI = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
-
-
-def short_name(unit: str) -> str:
-    """"UBND xã Núa Ngam" → "Núa Ngam" for lists in running text."""
-    for prefix in SHORT_NAME_PREFIXES:
-        if unit.startswith(prefix):
-            return unit[len(prefix):]
-    return unit
 
 
 def period_words(period: str) -> tuple[int, int]:
@@ -98,7 +90,7 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
     synthetic = bool(meta.get("synthetic", False))
 
     blocks: list[doc.Block] = [
-        doc.DocumentMeta(title=f"Báo cáo tháng {month}/{year} – {area}", running_header=f"{area.capitalize()} – tháng {month}/{year}",
+        doc.DocumentMeta(title=f"Báo cáo tháng {month}/{year} – {area}", running_header=f"{area[:1].upper() + area[1:]} – tháng {month}/{year}",
                          synthetic=synthetic, generated_at=generation_time()),
         doc.FrontMatter(issuer_parent=meta.get("issuer_parent", ""), issuer=meta.get("issuer", ""),
                         number=f"Số:        /{(meta.get('report_number') or '/BC-UBND').split('/', 1)[1]}",
@@ -158,9 +150,39 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
     blocks.append(doc.Figure(charts.group_profile(gl, {g["code"]: g["name"] for g in meth.groups}, "Điểm bị mất theo nhóm chỉ số"),
                              caption="Hình 3. Mỗi đơn vị mất điểm ở nhóm chỉ số nào (điểm tối đa áp dụng trừ điểm đạt được)"))
 
-    # 2. Audit of the published table
-    blocks.append(doc.Heading("2. Kiểm tra số liệu của bảng công bố", 1))
+    # Audit of the published table, right after the results it qualifies
     blocks.extend(audit_blocks(findings, table.wide.height, meth))
+
+    # 2. General assessment
+    blocks.append(doc.Heading("2. Đánh giá chung", 1))
+    blocks.append(doc.Heading("2.1. Kết quả đạt được", 2))
+    got = achievements(points, meth)
+    blocks.append(doc.Bullets(got) if got else doc.Paragraph("Chưa có chỉ số nào được toàn bộ đơn vị đạt điểm tối đa."))
+    blocks.append(doc.Paragraph(f"*Dữ liệu đầu vào chỉ có số liệu tháng {month}/{year}, nên báo cáo chưa so sánh với tháng trước "
+                                "và cùng kỳ năm trước.*"))
+    blocks.append(doc.Heading("2.2. Tồn tại, hạn chế", 2))
+    no_dossier = set(zero["unit"].to_list())
+    weak = weakness_items(points, meth, no_dossier)
+    blocks.append(doc.Bullets([doc.BulletItem(t, sub) for t, sub in weak]) if weak
+                  else doc.Paragraph("Không có chỉ số nào dưới điểm tối đa."))
+    if no_dossier:
+        blocks.append(doc.Paragraph(f"*Các chỉ số tính từ hồ sơ của {fmt_units(len(no_dossier))} đơn vị không phát sinh hồ sơ "
+                                    f"({', '.join(short_name(u) for u in sorted(no_dossier))}) không được nêu ở trên.*"))
+    near = float((params.get("report") or {}).get("near_boundary", 5))
+    gaps = gap_table(units, points, meth, near)
+    blocks.append(doc.Heading("3. Điểm cần thêm để lên hạng", 1))
+    if gaps is None:
+        blocks.append(doc.Paragraph(f"Không có đơn vị nào cách hạng kế tiếp trong phạm vi {fmt_num(near, 0)} điểm quy đổi."))
+    else:
+        blocks.append(gaps)
+    blocks.append(doc.Heading("4. Đề xuất, kiến nghị", 1))
+    recs = recommendation_items(points, meth, no_dossier)
+    blocks.append(doc.Bullets(recs) if recs else doc.Paragraph("Duy trì kết quả đạt được; không có chỉ số nào cần khắc phục."))
+    if meth.assumptions():
+        blocks.append(doc.Heading("5. Phương pháp và giả định", 1))
+        blocks.append(doc.Paragraph(f"Điểm được tính theo {meth.decision}. Các cách hiểu dưới đây là giả định của chiso, "
+                                    "có thể thay đổi trong params.yaml:"))
+        blocks.append(doc.Bullets([f"{meth.indicator(c).name} ({c}): {a}" for c, a in meth.assumptions()]))
 
     blocks.append(doc.Closing(recipients=["Như trên;", "Lưu: VT."], signer_title=meta.get("signer_title") or [], signer_name=None))
 
@@ -176,8 +198,6 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
         ("Phiên bản mã", code_version(root)),
         ("Thời điểm tạo", generation_time()),
     ]
-    if meth.assumptions():
-        items.append(("Giả định của phương pháp", " | ".join(f"{c}: {a}" for c, a in meth.assumptions())))
     blocks.append(doc.Lineage(items=items))
     return blocks
 
@@ -194,6 +214,25 @@ def _issuer_text(meta: dict) -> str:
     return "UBND " + meta.get("area_name", issuer) if issuer.startswith("UBND") else issuer
 
 
+FIELD_VI = {"published_total": "Tổng điểm đạt được", "published_max": "Điểm tối đa", "published_converted": "Tổng điểm quy đổi",
+            "published_tier": "Xếp loại", "unit": "Tên đơn vị", "units_scored": "Số đơn vị được chấm", "*": "Các chỉ số tính từ hồ sơ"}
+
+
+def field_label(field: str | None, meth: Methodology) -> str:
+    """Vietnamese label of an audited field: "Số hóa hồ sơ – Chỉ số 2", "Tổng điểm đạt được"."""
+    if field is None:
+        return "-"
+    if field in FIELD_VI:
+        return FIELD_VI[field]
+    if field.startswith("tier:"):
+        return f"Số đơn vị loại {field[5:]}"
+    try:
+        ind = meth.indicator(field)
+    except KeyError:
+        return field
+    return f"{meth.group_name(ind.group)} – {ind.label}" if ind.label.startswith("Chỉ số") else ind.label
+
+
 def audit_blocks(findings: pl.DataFrame, n_rows: int, meth: Methodology) -> list[doc.Block]:
     errors = findings.filter(pl.col("severity") == "error")
     warnings = findings.filter(pl.col("severity") == "warning")
@@ -206,11 +245,13 @@ def audit_blocks(findings: pl.DataFrame, n_rows: int, meth: Methodology) -> list
     if text_checks.height == 0:
         inner.append(doc.Paragraph("Số đơn vị theo từng loại và tên đơn vị nêu trong văn bản báo cáo khớp với bảng tính lại."))
     if findings.height:
-        rows = [[r["unit"] or "(nhóm)", r["field"], CHECK_VI.get(r["check"], r["check"]), SEVERITY_VI.get(r["severity"], r["severity"]),
+        rows = [[r["unit"] or "(nhóm)", field_label(r["field"], meth), CHECK_VI.get(r["check"], r["check"]), SEVERITY_VI.get(r["severity"], r["severity"]),
                  r["published"] or "-", r["recomputed"] or "-", r["message"]]
                 for r in findings.iter_rows(named=True)]
         inner.append(doc.Table(columns=["Đơn vị", "Trường", "Vấn đề", "Mức độ", "Số in", "Số tính lại", "Giải thích"],
-                               rows=rows, caption="Các sai lệch phát hiện trong bảng công bố"))
+                               rows=rows, caption="Các sai lệch phát hiện trong bảng công bố",
+                               widths=[1.3, 1.0, 1.3, 0.8, 0.7, 0.8, 3.2],
+                               align=["left", "left", "left", "center", "right", "right", "left"]))
     else:
         inner.append(doc.Paragraph("Không phát hiện sai lệch nào."))
     return [doc.Callout("Kết quả kiểm tra số liệu", inner, kind="audit")]
@@ -245,8 +286,9 @@ def appendix_blocks(meta: dict, meth: Methodology, points: pl.DataFrame, units: 
             rows.append(cells)
     notes = ["Các chỉ số có dấu (-) là nhiệm vụ đơn vị không phải thực hiện hoặc chưa đến thời điểm báo cáo; "
              "chỉ số đó không tính vào điểm tối đa.",
-             "Điểm đạt được, điểm quy đổi, xếp loại và hạng được tính lại từ điểm các chỉ số; hạng tính trong từng nhóm đơn vị.",
-             "(*) Ô có sai lệch, xem mục 2."]
+             "Điểm đạt được, điểm quy đổi, xếp loại và hạng được tính lại từ điểm các chỉ số; hạng tính trong từng nhóm đơn vị."]
+    if flagged:
+        notes.append("(*) Ô có sai lệch, xem khung \"Kết quả kiểm tra số liệu\".")
     align = ["center", "left"] + ["right"] * (len(columns) - 4) + ["center", "center"]
     return [
         doc.Heading("PHỤ LỤC", 1),

@@ -1,0 +1,92 @@
+"""Render executed report notebooks to one self-contained HTML file and an A4 PDF.
+
+A report notebook displays :mod:`chiso.doc` blocks; each display output carries the
+block as ``application/vnd.chiso.block+json``. :func:`blocks_from_notebook` reads them
+back in cell order, and :func:`render_notebook` writes the HTML and PDF with the
+built-in renderer (HTML + Typst) or, when the ``quarto`` binary is on PATH and
+``engine="auto"`` or ``"quarto"``, with Quarto.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from chiso.doc import MIME_TYPE, Block, DocumentMeta, block_from_dict
+from chiso.render.html import to_html, write_html
+from chiso.render.pdf import pdf_bytes, to_pdf
+
+ENGINES = ("auto", "builtin", "quarto")
+
+__all__ = [
+    "blocks_from_notebook",
+    "to_html",
+    "write_html",
+    "to_pdf",
+    "pdf_bytes",
+    "render_notebook",
+    "ENGINES",
+]
+
+
+def _block_data(output: dict[str, Any]) -> Any | None:
+    if output.get("output_type") not in ("display_data", "execute_result"):
+        return None
+    data = output.get("data", {}).get(MIME_TYPE)
+    if isinstance(data, (str, list)):  # stored as text by some writers
+        data = json.loads("".join(data) if isinstance(data, list) else data)
+    return data
+
+
+def blocks_from_notebook(path: str | os.PathLike[str]) -> tuple[DocumentMeta, list[Block]]:
+    """The :class:`DocumentMeta` and the other blocks displayed in an executed notebook,
+    in cell and output order. Raises ``ValueError`` if there is no meta or more than one."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    meta: DocumentMeta | None = None
+    blocks: list[Block] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = _block_data(output)
+            if data is None:
+                continue
+            block = block_from_dict(data)
+            if isinstance(block, DocumentMeta):
+                if meta is not None:
+                    raise ValueError(f"{path}: more than one DocumentMeta displayed")
+                meta = block
+            else:
+                blocks.append(block)
+    if meta is None:
+        raise ValueError(f"{path}: no DocumentMeta displayed (display it first)")
+    return meta, blocks
+
+
+def render_notebook(
+    nb_path: str | os.PathLike[str],
+    html_path: str | os.PathLike[str],
+    pdf_path: str | os.PathLike[str],
+    engine: str = "auto",
+) -> str:
+    """Render an executed notebook to ``html_path`` and ``pdf_path``.
+
+    ``engine``: "builtin" (HTML + Typst here), "quarto" (requires the ``quarto`` binary)
+    or "auto" (Quarto when on PATH, else built-in). Returns the engine used.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    meta, blocks = blocks_from_notebook(nb_path)
+    use_quarto = engine == "quarto" or (engine == "auto" and shutil.which("quarto"))
+    if use_quarto:
+        from chiso.render.quarto import render_with_quarto
+
+        render_with_quarto(meta, blocks, Path(html_path), Path(pdf_path))
+        return "quarto"
+    write_html(meta, blocks, html_path)
+    to_pdf(meta, blocks, pdf_path)
+    return "builtin"
