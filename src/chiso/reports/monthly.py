@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .. import charts, doc
+from .. import doc
 from ..io import sha256
 from ..lineage import code_version, file_entries, generation_time
 from ..methodology import Methodology
@@ -20,8 +20,8 @@ from ..published import meta_path, read_published
 from ..methodology import METHODOLOGY_DIR
 from ..stages import Layout, _methodology_for
 from .assessment import achievements, gap_table, recommendation_items, short_name, weakness_items
+from .sections import appendix, changed_knobs, knobs_callout, result_charts, tier_results
 
-ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
 CHECK_VI = {
     "indicator_above_max": "Điểm vượt điểm tối đa",
     "negative_value": "Điểm âm",
@@ -49,27 +49,6 @@ def period_words(period: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _changed_knobs(meth: Methodology) -> list[str]:
-    """Knobs of params.yaml that differ from the decision file (printed in the report)."""
-    from ..methodology import load as load_plain
-
-    base = load_plain(meth.id)
-    out = []
-    for attr, label in (("not_applicable", "Quy tắc chỉ số không áp dụng"), ("no_dossier_policy", "Đơn vị không phát sinh hồ sơ"),
-                        ("tier_basis", "Cơ sở xếp loại")):
-        if getattr(base, attr) != getattr(meth, attr):
-            out.append(f"{label}: {getattr(meth, attr)} (quyết định: {getattr(base, attr)})")
-    for t0, t1 in zip(base.tiers, meth.tiers):
-        if t0.min != t1.min:
-            out.append(f"Ngưỡng hạng {t1.name}: {fmt_num(t1.min, 2, strip=True)} (quyết định: {fmt_num(t0.min, 2, strip=True)})")
-    for i0, i1 in zip(base.indicators, meth.indicators):
-        if i0.max != i1.max:
-            out.append(f"Điểm tối đa {i1.code}: {fmt_num(i1.max, 2, strip=True)} (quyết định: {fmt_num(i0.max, 2, strip=True)})")
-        if i0.rule != i1.rule:
-            out.append(f"Quy tắc {i1.code}: {i1.rule} (quyết định: {i0.rule})")
-    return out
-
-
 def build_published_report(table_id: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> list[doc.Block]:
     root = Path(root)
     params = load_params(root / params_file)
@@ -86,7 +65,6 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
     subject = ("Kết quả đánh giá chất lượng phục vụ người dân, doanh nghiệp trong thực hiện thủ tục hành chính, "
                "dịch vụ công theo thời gian thực trên môi trường điện tử")
     subtitle = f"{subject} {area} tháng {month} năm {year}"
-    tier_order = [t.name for t in meth.tiers]
     synthetic = bool(meta.get("synthetic", False))
 
     blocks: list[doc.Block] = [
@@ -103,29 +81,15 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
             f"{_date_vi(meta.get('report_date'))} của {_issuer_text(meta)}, "
             "được chép lại, kiểm tra và tính lại toàn bộ), kết quả đánh giá như sau:"),
     ]
-    knobs = _changed_knobs(meth)
-    if knobs:
-        blocks.append(doc.Callout("Thử nghiệm phương pháp: khác với quyết định", [doc.Bullets(knobs)], kind="warning"))
+    knobs = changed_knobs(meth)
+    blocks.extend(knobs_callout(meth))
 
     # 1. Results and tiers per unit group
-    blocks.append(doc.Heading("1. Kết quả đánh giá, xếp loại", 1))
-    group_list = units["unit_group"].unique(maintain_order=True).to_list()
     claims = {c["unit_group"]: c for c in meta.get("text_claims") or []}
-    for gi, group in enumerate(group_list, start=1):
-        g_units = units.filter(pl.col("unit_group") == group)
-        expected = (claims.get(group) or {}).get("units_expected", g_units.height)
-        if len(group_list) > 1:
-            blocks.append(doc.Heading(f"1.{gi}. {group}", 2))
-        items = []
-        for tier in tier_order:
-            names = g_units.filter(pl.col("tier") == tier).sort("rank", "unit")["unit"].to_list()
-            if names:
-                items.append(f"{fmt_units(len(names))} đơn vị xếp loại {tier}: {', '.join(short_name(n) for n in names)}.")
-        blocks.append(doc.Paragraph(f"Thực hiện chấm điểm đánh giá {g_units.height}/{expected} đơn vị, trong đó:"))
-        blocks.append(doc.Bullets(items))
-        if expected > g_units.height:
-            reason = (claims.get(group) or {}).get("not_scored_reason") or "không có trong bảng số liệu."
-            blocks.append(doc.Paragraph(f"*{fmt_units(expected - g_units.height)} đơn vị không được chấm điểm: {reason}*"))
+    blocks.extend(tier_results(
+        units, meth,
+        expected={g: c["units_expected"] for g, c in claims.items() if c.get("units_expected")},
+        not_scored_note={g: c.get("not_scored_reason") for g, c in claims.items() if c.get("not_scored_reason")}))
     zero = findings.filter(pl.col("check") == "zero_on_dossier_indicators")
     if zero.height:
         names = ", ".join(short_name(u) for u in zero["unit"].to_list())
@@ -136,19 +100,7 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
             + ("không được chấm điểm" if meth.no_dossier_policy == "exclude" else "được 0 điểm ở các chỉ số hồ sơ")
             + "; số liệu đầu vào ở đây không cho biết số hồ sơ nên giữ nguyên cách chấm của bảng gốc.*"))
 
-    tc = units.group_by("unit_group", "tier").len("count").rename({"count": "count"})
-    tc = pl.DataFrame({"unit_group": group_list}).join(pl.DataFrame({"tier": tier_order}), how="cross").join(
-        tc, on=["unit_group", "tier"], how="left").with_columns(pl.col("count").fill_null(0))
-    blocks.append(doc.Figure(charts.tier_distribution(tc, tier_order, "Số đơn vị theo xếp loại"),
-                             caption=f"Hình 1. Phân bố xếp loại theo nhóm đơn vị, tháng {month}/{year}"))
-    labelled = units.with_columns(pl.col("unit").map_elements(short_name, return_dtype=pl.String).alias("label"))
-    thresholds = [(t.name, t.min) for t in meth.tiers]
-    blocks.append(doc.Figure(charts.ranked_scores(labelled, tier_order, thresholds, "Tổng điểm quy đổi, xếp theo thứ tự"),
-                             caption="Hình 2. Tổng điểm quy đổi của từng đơn vị, tô màu theo xếp loại; đường đứt nét là ngưỡng xếp loại"))
-    gl = groups.with_columns(pl.col("unit").map_elements(short_name, return_dtype=pl.String).alias("label")).join(
-        units.select("unit_group", "unit", "converted"), on=["unit_group", "unit"]).sort("converted", descending=True)
-    blocks.append(doc.Figure(charts.group_profile(gl, {g["code"]: g["name"] for g in meth.groups}, "Điểm bị mất theo nhóm chỉ số"),
-                             caption="Hình 3. Mỗi đơn vị mất điểm ở nhóm chỉ số nào (điểm tối đa áp dụng trừ điểm đạt được)"))
+    blocks.extend(result_charts(units, groups, meth, month, year))
 
     # Audit of the published table, right after the results it qualifies
     blocks.extend(audit_blocks(findings, table.wide.height, meth))
@@ -187,7 +139,12 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
     blocks.append(doc.Closing(recipients=["Như trên;", "Lưu: VT."], signer_title=meta.get("signer_title") or [], signer_name=None))
 
     # Appendix
-    blocks.append(doc.Section(appendix_blocks(meta, meth, points, units, findings, area, month, year), landscape=True))
+    flagged = {(r["unit"], r["field"]) for r in findings.filter(pl.col("severity") == "error").iter_rows(named=True)}
+    title = ("KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI CHẤT LƯỢNG PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP TRONG GIẢI QUYẾT TTHC, DVC "
+             f"THEO THỜI GIAN THỰC TRÊN MÔI TRƯỜNG ĐIỆN TỬ {area.upper()} THÁNG {month} NĂM {year}")
+    blocks.append(doc.Section(appendix(
+        meth, points, units.join(points.select("unit_group", "unit", "row").unique(), on=["unit_group", "unit"]),
+        title, flagged=flagged, order="row"), landscape=True))
 
     # Lineage
     mfile = METHODOLOGY_DIR / f"{meth.id}.yaml"
@@ -255,46 +212,3 @@ def audit_blocks(findings: pl.DataFrame, n_rows: int, meth: Methodology) -> list
     else:
         inner.append(doc.Paragraph("Không phát hiện sai lệch nào."))
     return [doc.Callout("Kết quả kiểm tra số liệu", inner, kind="audit")]
-
-
-def appendix_blocks(meta: dict, meth: Methodology, points: pl.DataFrame, units: pl.DataFrame, findings: pl.DataFrame,
-                    area: str, month: int, year: int) -> list[doc.Block]:
-    flagged = {(r["unit"], r["field"]) for r in findings.filter(pl.col("severity") == "error").iter_rows(named=True)}
-    header_groups = [("", 2)]
-    columns = ["STT", "Tên cơ quan, đơn vị"]
-    for g in meth.groups:
-        inds = [i for i in meth.indicators if i.group == g["code"]]
-        header_groups.append((g.get("appendix_label", g["name"]), len(inds)))
-        for i in inds:
-            columns.append(f"{i.label} ({fmt_num(i.max, 0)}đ)" if len(inds) > 1 else f"{fmt_num(i.max, 0)}đ")
-    header_groups.append(("", 4))
-    columns += ["Điểm đạt được", "Tổng điểm quy đổi", "Xếp loại", "Hạng"]
-    wide = points.pivot(on="indicator", index=["row", "unit_group", "unit"], values="points", aggregate_function="first")
-    dec = points.pivot(on="indicator", index=["row", "unit"], values="decimals", aggregate_function="first")
-    rows: list = []
-    for gi, group in enumerate(units["unit_group"].unique(maintain_order=True).to_list()):
-        rows.append(doc.SectionRow(f"{ROMAN[gi]}. {group.upper()}"))
-        g = wide.filter(pl.col("unit_group") == group).join(units, on=["unit_group", "unit"]).join(dec, on=["row", "unit"], suffix="__d").sort("row")
-        for n, r in enumerate(g.iter_rows(named=True), start=1):
-            cells = [str(n), r["unit"]]
-            for i in meth.indicators:
-                v = r[i.code]
-                text = "-" if v is None else fmt_num(v, int(r.get(f"{i.code}__d") or 0))
-                cells.append(text + (" (*)" if (r["unit"], i.code) in flagged else ""))
-            cells += [fmt_num(r["total"], 2) + (" (*)" if (r["unit"], "published_total") in flagged else ""),
-                      fmt_num(r["converted"], 2), r["tier"], str(r["rank"])]
-            rows.append(cells)
-    notes = ["Các chỉ số có dấu (-) là nhiệm vụ đơn vị không phải thực hiện hoặc chưa đến thời điểm báo cáo; "
-             "chỉ số đó không tính vào điểm tối đa.",
-             "Điểm đạt được, điểm quy đổi, xếp loại và hạng được tính lại từ điểm các chỉ số; hạng tính trong từng nhóm đơn vị."]
-    if flagged:
-        notes.append("(*) Ô có sai lệch, xem khung \"Kết quả kiểm tra số liệu\".")
-    align = ["center", "left"] + ["right"] * (len(columns) - 4) + ["center", "center"]
-    return [
-        doc.Heading("PHỤ LỤC", 1),
-        doc.Paragraph(f"**KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI CHẤT LƯỢNG PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP TRONG GIẢI QUYẾT TTHC, DVC "
-                      f"THEO THỜI GIAN THỰC TRÊN MÔI TRƯỜNG ĐIỆN TỬ {area.upper()} THÁNG {month} NĂM {year}**", align="center"),
-        doc.Table(columns=columns, rows=rows, header_groups=header_groups, align=align, notes=notes,
-                  landscape=True, sortable=False, searchable=True,
-                  widths=[0.4, 2.4] + [0.75] * (len(columns) - 6) + [0.8, 0.8, 0.9, 0.5]),
-    ]

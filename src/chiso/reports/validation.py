@@ -49,3 +49,11 @@ def write_validation_report(outcome, table, meth, path: str | Path) -> Path:
     blocks = validation_blocks(outcome, table.id, meth.short_name)
     write_html(blocks[0], blocks[1:], path)
     return Path(path)
+
+
+def write_period_validation_report(outcome, period: str, path: str | Path) -> Path:
+    from ..render import write_html
+
+    blocks = validation_blocks(outcome, f"kỳ {period}", "các phương pháp trong params.yaml")
+    write_html(blocks[0], blocks[1:], path)
+    return Path(path)
