@@ -109,3 +109,143 @@ def group_profile(groups: pl.DataFrame, group_names: dict[str, str], title: str)
     ax.set_title(title, loc="left", fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.2 / max(len(units), 6)), ncol=3, frameon=False, fontsize=7.5)
     return to_svg(fig)
+
+
+# ----------------------------------------------------------------------------------
+# Annual analysis (SIPAS, PAR INDEX): added for chiso.reports.annual
+# ----------------------------------------------------------------------------------
+ANNUAL_CURRENT_COLOUR = "#1f5fa8"
+ANNUAL_PREVIOUS_COLOUR = "#a9c4e4"
+
+
+def _wrap_label(text: str, width: int = 34) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def grouped_hbars(labels: list[str], current: list[float | None], previous: list[float | None],
+                  current_label: str, previous_label: str, title: str, xlabel: str,
+                  decimals: int = 2, maxima: list[float] | None = None, max_label: str = "",
+                  xlim: tuple[float, float] | None = None, label_width: int = 34) -> str:
+    """Two horizontal bars per category (current year above, previous year below), value
+    printed at the end of each bar in Vietnamese format; optional tick at each category's max.
+    ``None`` values are left out (no bar, no label)."""
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.62 * n))
+    h = 0.38
+    ys = list(range(n))
+    top = max([v for v in list(current) + list(previous) + list(maxima or []) if v is not None] or [1.0])
+    for offset, values, colour, name in ((-h / 2, current, ANNUAL_CURRENT_COLOUR, current_label),
+                                         (h / 2, previous, ANNUAL_PREVIOUS_COLOUR, previous_label)):
+        pos = [y + offset for y, v in zip(ys, values) if v is not None]
+        vals = [v for v in values if v is not None]
+        ax.barh(pos, vals, height=h, color=colour, label=name)
+        for p, v in zip(pos, vals):
+            ax.text(v + top * 0.01, p, fmt_num(v, decimals), va="center", fontsize=7.5)
+    if maxima:
+        ax.scatter(maxima, ys, marker="|", s=260, color="#57606a", linewidths=1.2, label=max_label or None, zorder=3)
+    ax.set_yticks(ys, [_wrap_label(t, label_width) for t in labels], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(*(xlim or (0, top * 1.12)))
+    _vn_axis(ax, "x")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / (0.9 + 0.62 * n) - 0.06), ncol=3, frameon=False, fontsize=8)
+    return to_svg(fig)
+
+
+def history_line(years: list[int], values: list[float], title: str, ylabel: str, decimals: int = 2,
+                 notes: dict[int, str] | None = None, ylim: tuple[float, float] | None = None) -> str:
+    """A yearly series as a line with every point labelled (Vietnamese numbers); ``notes``
+    adds a second label line under chosen years (e.g. the rank)."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    ax.plot(years, values, color=ANNUAL_CURRENT_COLOUR, marker="o", lw=1.8, ms=4.5)
+    for x, v in zip(years, values):
+        ax.annotate(fmt_num(v, decimals), (x, v), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7.5)
+        if notes and x in notes:
+            ax.annotate(notes[x], (x, v), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=7.5,
+                        color="#57606a")
+    ax.set_xticks(years, [str(y) for y in years], fontsize=8)
+    lo, hi = min(values), max(values)
+    ax.set_ylim(*(ylim or (lo - (hi - lo) * 0.15 - 2, hi + (hi - lo) * 0.12 + 2)))
+    _vn_axis(ax, "y")
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", color="#d0d7de", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.set_title(title, loc="left", fontsize=10)
+    return to_svg(fig)
+
+
+def change_bars(labels: list[str], changes: list[float], title: str, xlabel: str, decimals: int = 2,
+                colours: list[str] | None = None, label_width: int = 60) -> str:
+    """One horizontal bar per item for a change between two years (positive to the right),
+    value printed with its sign; items drawn in the order given (first at the top)."""
+    from .numbers import fmt_signed
+
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.25 * n))
+    ys = list(range(n))
+    cols = colours or [ANNUAL_CURRENT_COLOUR if c >= 0 else "#cf222e" for c in changes]
+    ax.barh(ys, changes, color=cols, height=0.7)
+    span = max([abs(c) for c in changes] or [1.0])
+    for y, c in zip(ys, changes):
+        ax.text(c + (span * 0.01 if c >= 0 else -span * 0.01), y, fmt_signed(c, decimals), va="center",
+                ha="left" if c >= 0 else "right", fontsize=7)
+    ax.set_yticks(ys, [_wrap_label(t, label_width) for t in labels], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#57606a", lw=0.6)
+    lo = min(0.0, min(changes or [0.0]))
+    ax.set_xlim(lo * 1.15 - (span * 0.02 if lo < 0 else 0), max(0.0, max(changes or [0.0])) * 1.15 + span * 0.02)
+    _vn_axis(ax, "x", decimals=1)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left", fontsize=10)
+    return to_svg(fig)
+
+
+def province_trend(trend: pl.DataFrame, title: str) -> str:
+    """Mean converted score per period with the 10th–90th percentile band of units."""
+    stats = (trend.group_by("period").agg(pl.col("converted").mean().alias("mean"),
+                                          pl.col("converted").quantile(0.1).alias("p10"),
+                                          pl.col("converted").quantile(0.9).alias("p90"))
+             .sort("period"))
+    labels = [f"{int(p[5:])}/{p[2:4]}" for p in stats["period"].to_list()]
+    x = list(range(len(labels)))
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    ax.fill_between(x, stats["p10"].to_list(), stats["p90"].to_list(), color="#4c9be8", alpha=0.2, label="10–90 % đơn vị")
+    ax.plot(x, stats["mean"].to_list(), color="#1f4e79", marker="o", ms=3, lw=1.5, label="Bình quân")
+    step = max(1, len(x) // 12)
+    ax.set_xticks(x[::step])
+    ax.set_xticklabels(labels[::step], fontsize=7.5)
+    _vn_axis(ax, "y")
+    ax.set_ylabel("Điểm quy đổi")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.legend(fontsize=7.5, frameon=False, loc="lower right")
+    return to_svg(fig)
+
+
+def unit_heatmap(trend: pl.DataFrame, current: pl.DataFrame, title: str) -> str:
+    """Units (current ones, best first) × periods, coloured by converted score."""
+    import numpy as np
+
+    order = current.sort("converted", descending=True)["unit_code"].to_list()
+    names = dict(zip(current["unit_code"].to_list(), current["unit"].to_list()))
+    per = sorted(trend["period"].unique().to_list())
+    grid = np.full((len(order), len(per)), np.nan)
+    idx = {c: i for i, c in enumerate(order)}
+    pidx = {p: j for j, p in enumerate(per)}
+    sub = trend.filter(pl.col("unit_code").is_in(order))
+    for c, p, v in zip(sub["unit_code"].to_list(), sub["period"].to_list(), sub["converted"].to_list()):
+        grid[idx[c], pidx[p]] = v
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.16 * len(order)))
+    im = ax.imshow(grid, aspect="auto", cmap="RdYlGn", vmin=40, vmax=100, interpolation="nearest")
+    ax.set_yticks(range(len(order)))
+    short = [names[c].replace("UBND ", "").replace("xã ", "").replace("phường ", "") for c in order]
+    ax.set_yticklabels(short, fontsize=5.5 if len(order) > 60 else 7)
+    step = max(1, len(per) // 12)
+    ax.set_xticks(range(0, len(per), step))
+    ax.set_xticklabels([f"{int(p[5:])}/{p[2:4]}" for p in per][::step], fontsize=7)
+    cb = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
+    cb.ax.tick_params(labelsize=7)
+    ax.set_title(title, loc="left", fontsize=10)
+    return to_svg(fig)

@@ -21,6 +21,10 @@ METHODOLOGY_DIR = Path(__file__).parent / "methodologies"
 NOT_APPLICABLE_POLICIES = ("remove_from_max", "count_as_zero")
 NO_DOSSIER_POLICIES = ("exclude", "zero")
 RULE_KINDS = ("linear", "threshold", "weighted_levels", "bands", "carried")
+# What a 0/0 indicator gets: full points, zero points, or not applicable (see counts.py).
+ZERO_DENOMINATOR_POLICIES = ("full", "zero", "not_applicable")
+# When the counts of an indicator are not available: carry the source's printed score or not.
+FALLBACK_POLICIES = ("none", "source")
 
 
 class MethodologyError(ValueError):
@@ -67,6 +71,11 @@ class Methodology:
     indicators: tuple[Indicator, ...]
     ranking: dict[str, str]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # Counts-level scoring (counts.py); defaults keep the published-table path unchanged.
+    sum_rounded_points: bool = False      # totals add points rounded to rounding["indicator"]
+    fallback: str = "none"                # "source": carry the source's score when counts are missing
+    no_dossier_metric: str = "dossiers_received"
+    general_assumptions: tuple[str, ...] = ()
 
     # -- lookups ---------------------------------------------------------
     def indicator(self, code: str) -> Indicator:
@@ -129,6 +138,10 @@ class Methodology:
             if score >= t.min:
                 return t.name
         return sorted(self.tiers, key=lambda t: t.min)[0].name
+
+    def group_max(self, code: str) -> float:
+        """Max points of a group: the sum of its indicators' max (after overrides)."""
+        return float(sum(i.max for i in self.indicators if i.group == code))
 
     def assumptions(self) -> list[tuple[str, str]]:
         """(indicator code, assumption text) for every assumption a report must print."""
@@ -195,12 +208,37 @@ def _validate(raw: dict[str, Any]) -> None:
             raise MethodologyError(f"{mid}: chỉ số '{ind['code']}' thuộc nhóm không tồn tại '{ind['group']}'.")
         if float(ind["max"]) < 0:
             raise MethodologyError(f"{mid}: điểm tối đa của '{ind['code']}' âm.")
-        kind = ind.get("rule", {}).get("kind", "linear")
+        rule = ind.get("rule", {}) or {}
+        kind = rule.get("kind", "linear")
         if kind not in RULE_KINDS:
             raise MethodologyError(f"{mid}: quy tắc '{kind}' của '{ind['code']}' không được hỗ trợ.")
+        _validate_rule(mid, ind["code"], rule)
+    if raw.get("fallback", "none") not in FALLBACK_POLICIES:
+        raise MethodologyError(f"{mid}: fallback phải là một trong {FALLBACK_POLICIES}.")
     mins = [float(t["min"]) for t in raw["tiers"]]
     if len(set(mins)) != len(mins):
         raise MethodologyError(f"{mid}: hai hạng có cùng ngưỡng.")
+
+
+def _validate_rule(mid: str, code: str, rule: dict[str, Any]) -> None:
+    """Fields of the counts-level rules (all optional except what a kind needs)."""
+    kind = rule.get("kind", "linear")
+    zd = rule.get("zero_denominator", "not_applicable")
+    if zd not in ZERO_DENOMINATOR_POLICIES:
+        raise MethodologyError(f"{mid}: zero_denominator của '{code}' phải là một trong {ZERO_DENOMINATOR_POLICIES}.")
+    if rule.get("fallback", "none") not in FALLBACK_POLICIES:
+        raise MethodologyError(f"{mid}: fallback của '{code}' phải là một trong {FALLBACK_POLICIES}.")
+    if kind == "threshold" and not float(rule.get("threshold", 0)) > 0:
+        raise MethodologyError(f"{mid}: quy tắc ngưỡng của '{code}' cần threshold > 0.")
+    if kind == "weighted_levels" and not rule.get("levels"):
+        raise MethodologyError(f"{mid}: quy tắc weighted_levels của '{code}' cần levels (chỉ tiêu: trọng số).")
+    if kind == "bands":
+        bands = rule.get("bands") or []
+        if not bands or any("min" not in b or "points" not in b for b in bands):
+            raise MethodologyError(f"{mid}: quy tắc bands của '{code}' cần danh sách bands gồm min và points.")
+    cond = rule.get("condition")
+    if cond is not None and (not isinstance(cond, dict) or "metric" not in cond):
+        raise MethodologyError(f"{mid}: điều kiện (condition) của '{code}' cần metric.")
 
 
 def load_raw(name_or_path: str | Path) -> dict[str, Any]:
@@ -250,4 +288,8 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> M
         ),
         ranking=dict(raw.get("ranking", {"within": "unit_group", "method": "min"})),
         raw=raw,
+        sum_rounded_points=bool(raw.get("sum_rounded_points", False)),
+        fallback=raw.get("fallback", "none"),
+        no_dossier_metric=raw.get("no_dossier_metric", "dossiers_received"),
+        general_assumptions=tuple(" ".join(str(a).split()) for a in raw.get("assumptions", []) or []),
     )

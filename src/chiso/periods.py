@@ -4,7 +4,7 @@ Layout of a period (an analyst drops the month's exports into its folder):
 
 * ``data/raw/<YYYY-MM>/``: the national portal's JSON and/or our template
   (CSV/XLSX), plus an optional ``period.yaml`` (``synthetic: true`` for generated data);
-* ``data/processed/<YYYY-MM>/``: ``counts.parquet`` (validated counts of every file),
+* ``data/processed/periods/<YYYY-MM>/``: ``counts.parquet`` (validated counts of every file),
   ``points_<methodology>.parquet``, ``units_<methodology>.parquet``, ``metrics.json``;
 * ``reports/<YYYY-MM>/``: ``validation.html`` and the monthly reports.
 """
@@ -58,7 +58,7 @@ def raw_dir(period: str, root: Path) -> Path:
 
 
 def processed_dir(period: str, root: Path) -> Path:
-    return root / "data" / "processed" / check_period(period)
+    return root / "data" / "processed" / "periods" / check_period(period)
 
 
 def reports_dir(period: str, root: Path) -> Path:
@@ -167,7 +167,7 @@ def score_period(period: str, params_file: str | Path = "params.yaml", root: str
 
 def available_periods(root: Path, upto: str | None = None) -> list[str]:
     """Periods already scored in data/processed (for comparisons and trends)."""
-    base = root / "data" / "processed"
+    base = root / "data" / "processed" / "periods"
     found = sorted(p.name for p in base.iterdir() if p.is_dir() and PERIOD_RE.fullmatch(p.name)) if base.exists() else []
     return [p for p in found if upto is None or p <= upto]
 

@@ -82,6 +82,9 @@ def achievements(points: pl.DataFrame, meth: Methodology) -> list[str]:
 def _weak(points: pl.DataFrame, meth: Methodology, no_dossier_units: set[str]) -> pl.DataFrame:
     """Weaknesses, leaving out dossier-based indicators of units that had no dossier."""
     w = analysis.weaknesses(points, meth)
+    if "numerator" in points.columns:
+        w = w.join(points.select("unit_group", "unit", "indicator", "numerator", "denominator"),
+                   on=["unit_group", "unit", "indicator"], how="left")
     if no_dossier_units:
         w = w.filter(~(pl.col("unit").is_in(list(no_dossier_units))
                        & pl.col("indicator").is_in([i.code for i in meth.indicators if i.dossier_based])))
@@ -109,10 +112,20 @@ def weakness_items(points: pl.DataFrame, meth: Methodology, no_dossier_units: se
                         f"{points_text(first['points'], first['max'], first['decimals'])}")
             out.append((text + ".", []))
             continue
-        listed = [f"{short_name(r['unit'])} {points_text(r['points'], r['max'], r['decimals'])}"
-                  for r in sub.iter_rows(named=True)]
+        listed = [f"{short_name(r['unit'])} {_detail(rule, r)}{points_text(r['points'], r['max'], r['decimals'])}"
+                  + (")" if _detail(rule, r) else "") for r in sub.iter_rows(named=True)]
         out.append((f"{weakness}: {_listed(listed)}.", []))
     return out
+
+
+def _detail(rule: dict, row: dict) -> str:
+    """ "01 hồ sơ quá hạn (" when the row has counts and the wording has a detail template."""
+    num, den = row.get("numerator"), row.get("denominator")
+    if not rule.get("detail") or num is None or den is None:
+        return ""
+    missing = int(round(den - num))
+    text = rule["detail"].format(numerator=fmt_num(num, 0), denominator=fmt_num(den, 0), missing=fmt_units(missing))
+    return text + " ("
 
 
 def recommendation_items(points: pl.DataFrame, meth: Methodology, no_dossier_units: set[str] = frozenset()) -> list[str]:
