@@ -91,8 +91,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .render import render_notebook
+    from .render import render_documents, render_notebook
 
+    if args.others_dir:
+        written = render_documents(args.notebook, args.html, args.pdf, args.others_dir, engine=args.engine)
+        print(f"Đã kết xuất {len(written) // 2} báo cáo: {args.html} và {len(written) // 2 - 1} báo cáo trong {args.others_dir}")
+        return 0
     engine = render_notebook(args.notebook, args.html, args.pdf, engine=args.engine)
     print(f"Đã kết xuất báo cáo ({engine}): {args.html}" + (f", {args.pdf}" if args.pdf else ""))
     return 0
@@ -128,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--html", required=True)
     r.add_argument("--pdf")
     r.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"])
+    r.add_argument("--others-dir", help="thư mục cho các báo cáo tiếp theo khi notebook chứa nhiều báo cáo (ví dụ báo cáo từng huyện)")
     r.set_defaults(func=cmd_render)
     return p
 

@@ -18,7 +18,7 @@ headings and captions are always literal.
 
 JSON schema (``type`` tag first; every field is present in ``to_dict()`` output):
 
-* ``meta``: title, running_header, synthetic, generated_at, lang
+* ``meta``: title, running_header, synthetic, generated_at, lang, name
 * ``front_matter``: issuer_parent, issuer, number, place_date, title, subtitle
 * ``heading``: text, level (1–3)
 * ``paragraph``: text, align ("justify" | "left" | "center" | "right")
@@ -157,9 +157,10 @@ class DocumentMeta(Block):
     synthetic: bool = False
     generated_at: str = ""
     lang: str = "vi"
+    name: str = ""  # file stem when one notebook holds several documents (see render.render_documents)
 
     def __post_init__(self) -> None:
-        for name in ("title", "running_header", "generated_at", "lang"):
+        for name in ("title", "running_header", "generated_at", "lang", "name"):
             _check_str(name, getattr(self, name))
         self.synthetic = bool(self.synthetic)
 

@@ -39,3 +39,11 @@ def file_entries(paths: list[str | Path], root: str | Path = ".") -> list[tuple[
         shown = os.path.relpath(path, root) if path.is_absolute() else str(path)
         out.append((f"Tệp đầu vào {shown}", f"SHA-256 {sha256(path)[:16]}…" if path.exists() else "không tìm thấy"))
     return out
+
+
+def generation_iso() -> str:
+    """Now (or SOURCE_DATE_EPOCH) as ISO 8601 UTC: the PDF creation date of a report."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch
+              else _dt.datetime.now(_dt.timezone.utc))
+    return moment.replace(microsecond=0).isoformat()

@@ -28,6 +28,8 @@ __all__ = [
     "to_pdf",
     "pdf_bytes",
     "render_notebook",
+    "render_documents",
+    "documents_from_notebook",
     "ENGINES",
 ]
 
@@ -65,6 +67,69 @@ def blocks_from_notebook(path: str | os.PathLike[str]) -> tuple[DocumentMeta, li
     if meta is None:
         raise ValueError(f"{path}: no DocumentMeta displayed (display it first)")
     return meta, blocks
+
+
+def documents_from_notebook(path: str | os.PathLike[str]) -> list[tuple[DocumentMeta, list[Block]]]:
+    """Every document of an executed notebook: each :class:`DocumentMeta` starts a new one."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    docs: list[tuple[DocumentMeta, list[Block]]] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = _block_data(output)
+            if data is None:
+                continue
+            block = block_from_dict(data)
+            if isinstance(block, DocumentMeta):
+                docs.append((block, []))
+            elif not docs:
+                raise ValueError(f"{path}: a block was displayed before any DocumentMeta")
+            else:
+                docs[-1][1].append(block)
+    if not docs:
+        raise ValueError(f"{path}: no DocumentMeta displayed (display it first)")
+    return docs
+
+
+def render_documents(nb_path: str | os.PathLike[str], html_path: str | os.PathLike[str],
+                     pdf_path: str | os.PathLike[str], others_dir: str | os.PathLike[str] | None = None,
+                     engine: str = "auto") -> list[Path]:
+    """Render the first document to ``html_path``/``pdf_path`` and every further one to
+    ``others_dir/<meta.name>.html`` and ``.pdf`` (built-in renderer). Returns the paths written."""
+    docs = documents_from_notebook(nb_path)
+    written = []
+    meta, blocks = docs[0]
+    use_quarto = engine == "quarto" or (engine == "auto" and shutil.which("quarto"))
+    if use_quarto and len(docs) == 1:
+        from chiso.render.quarto import render_with_quarto
+
+        render_with_quarto(meta, blocks, Path(html_path), Path(pdf_path))
+    else:
+        write_html(meta, blocks, html_path)
+        to_pdf(meta, blocks, pdf_path)
+    written += [Path(html_path), Path(pdf_path)]
+    if len(docs) > 1 and others_dir is None:
+        raise ValueError(f"{nb_path}: {len(docs)} documents but no folder for the others")
+    if others_dir is not None:
+        from chiso.doc import Bullets, Heading, Paragraph
+
+        out = Path(others_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        names = [f"{m.name}.html, {m.name}.pdf: {m.title}" for m, _ in docs[1:]]
+        index_meta = DocumentMeta(title=f"Các báo cáo kèm theo: {meta.title}", generated_at=meta.generated_at,
+                                  synthetic=meta.synthetic)
+        write_html(index_meta, [Heading(index_meta.title, 1),
+                                Bullets(names) if names else Paragraph("Kỳ này không có báo cáo kèm theo.")],
+                   out / "index.html")
+        for meta, blocks in docs[1:]:
+            if not meta.name or "/" in meta.name or meta.name.startswith("."):
+                raise ValueError(f"document {meta.title!r} needs a plain file name in DocumentMeta.name")
+            write_html(meta, blocks, out / f"{meta.name}.html")
+            to_pdf(meta, blocks, out / f"{meta.name}.pdf")
+            written += [out / f"{meta.name}.html", out / f"{meta.name}.pdf"]
+    return written
 
 
 def render_notebook(

@@ -12,7 +12,7 @@ import polars as pl
 
 from .. import doc
 from ..io import sha256
-from ..lineage import code_version, file_entries, generation_time
+from ..lineage import code_version, file_entries, generation_iso, generation_time
 from ..methodology import Methodology
 from ..numbers import fmt_num, fmt_units
 from ..params import load_params
@@ -69,7 +69,7 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
 
     blocks: list[doc.Block] = [
         doc.DocumentMeta(title=f"Báo cáo tháng {month}/{year} – {area}", running_header=f"{area[:1].upper() + area[1:]} – tháng {month}/{year}",
-                         synthetic=synthetic, generated_at=generation_time()),
+                         synthetic=synthetic, generated_at=generation_iso()),
         doc.FrontMatter(issuer_parent=meta.get("issuer_parent", ""), issuer=meta.get("issuer", ""),
                         number=f"Số:        /{(meta.get('report_number') or '/BC-UBND').split('/', 1)[1]}",
                         place_date=f"{meta.get('place', '')}, ngày      tháng      năm {year}",

@@ -14,7 +14,7 @@ import polars as pl
 
 from .. import analysis, charts, doc, periods, scoring
 from ..io import sha256
-from ..lineage import code_version, file_entries, generation_time
+from ..lineage import code_version, file_entries, generation_iso, generation_time
 from ..methodology import METHODOLOGY_DIR
 from ..numbers import fmt_num, fmt_units
 from ..params import load_methodology, load_params
@@ -68,20 +68,61 @@ def _trend_frame(period: str, mid: str, root: Path) -> pl.DataFrame:
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
+def district_scopes(period: str, root: Path) -> list[dict]:
+    """One scope per former district with units scored in the period (before 1/7/2025)."""
+    try:
+        from ..units import load_registry
+    except ImportError:
+        return []
+    if not (root / "data" / "raw" / "units" / "registry.csv").exists():
+        return []
+    reg = load_registry(root)
+    units = periods.load_units(period, periods.DEFAULT_METHODOLOGIES[0], root)
+    if units is None or "parent_code" not in reg.columns:
+        return []
+    districts = reg.filter(pl.col("level") == "huyen").select("unit_code", "unit_name")
+    kids = reg.filter(pl.col("parent_code").is_in(districts["unit_code"].to_list())
+                      & pl.col("unit_code").is_in(units["unit_code"].to_list()))
+    scopes = []
+    for code, name in districts.sort("unit_code").iter_rows():
+        codes = set(kids.filter(pl.col("parent_code") == code)["unit_code"].to_list())
+        if codes:
+            bare = name.replace("UBND ", "")
+            scopes.append({"name": code.replace(".", "_"), "area_name": bare[:1].lower() + bare[1:],
+                           "issuer": name.upper() if name.startswith("UBND") else f"UBND {name.upper()}",
+                           "number_suffix": "BC-UBND", "place": bare.split(" ", 1)[-1], "unit_codes": codes})
+    return scopes
+
+
+def period_documents(period: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> list[doc.Block]:
+    """The province's report, then (if ``report.district_reports``) one per former district."""
+    root = Path(root)
+    params = load_params(root / params_file)
+    blocks = build_period_report(period, params_file, root)
+    if (params.get("report") or {}).get("district_reports", True):
+        for scope in district_scopes(period, root):
+            blocks += build_period_report(period, params_file, root, scope=scope)
+    return blocks
+
+
 def build_period_report(period: str, params_file: str | Path = "params.yaml", root: str | Path = ".",
-                        methodology_id: str | None = None) -> list[doc.Block]:
+                        methodology_id: str | None = None, scope: dict | None = None) -> list[doc.Block]:
     root = Path(root)
     period = periods.check_period(period)
     params = load_params(root / params_file)
     mid = methodology_id or periods.methodology_ids(params)[0]
     meth = load_methodology(mid, params)
-    head = _header(params)
+    head = _header(params) | {k: v for k, v in (scope or {}).items() if k != "unit_codes"}
     pmeta = periods.period_meta(period, root)
     synthetic = bool(pmeta.get("synthetic"))
     year, month = map(int, period.split("-"))
     area = head["area_name"]
     all_units = periods.load_units(period, mid, root)
     points = pl.read_parquet(periods.processed_dir(period, root) / f"points_{mid}.parquet")
+    codes = (scope or {}).get("unit_codes")
+    if codes:
+        all_units = all_units.filter(pl.col("unit_code").is_in(list(codes)))
+        points = points.filter(pl.col("unit_code").is_in(list(codes)))
     excluded = all_units.filter(pl.col("excluded").fill_null(False))
     units = all_units.filter(~pl.col("excluded").fill_null(False))
     scored_points = points.join(units.select("unit_group", "unit"), on=["unit_group", "unit"], how="semi")
@@ -95,10 +136,10 @@ def build_period_report(period: str, params_file: str | Path = "params.yaml", ro
     ch_ago = analysis.changes(units, ago.filter(~pl.col("excluded").fill_null(False)), tier_order) if ago is not None else None
 
     blocks: list[doc.Block] = [
-        doc.DocumentMeta(title=f"Báo cáo tháng {month}/{year} – {area}",
+        doc.DocumentMeta(title=f"Báo cáo tháng {month}/{year} – {area}", name=(scope or {}).get("name", ""),
                          running_header=f"{area[:1].upper() + area[1:]} – tháng {month}/{year}"
                          + (" – DỮ LIỆU MÔ PHỎNG" if synthetic else ""),
-                         synthetic=synthetic, generated_at=generation_time()),
+                         synthetic=synthetic, generated_at=generation_iso()),
         doc.FrontMatter(issuer_parent=head["issuer_parent"], issuer=head["issuer"], number=f"Số:        /{head['number_suffix']}",
                         place_date=f"{head['place']}, ngày      tháng      năm {periods.shift(period, 1)[:4]}",
                         title="BÁO CÁO", subtitle=f"{SUBJECT} {area} tháng {month} năm {year}"),
@@ -133,6 +174,8 @@ def build_period_report(period: str, params_file: str | Path = "params.yaml", ro
 
     # trend
     trend = _trend_frame(period, mid, root)
+    if codes and trend.height:
+        trend = trend.filter(pl.col("unit_code").is_in(list(codes)))
     if trend.height and trend["period"].n_unique() > 1:
         blocks.append(doc.Figure(charts.province_trend(trend, f"Điểm quy đổi bình quân theo tháng ({meth.short_name})"),
                                  caption="Hình 4. Diễn biến điểm quy đổi bình quân và khoảng điểm của các đơn vị qua các tháng"))
@@ -171,7 +214,7 @@ def build_period_report(period: str, params_file: str | Path = "params.yaml", ro
     blocks.append(doc.Bullets(recs) if recs else doc.Paragraph("Duy trì kết quả đạt được."))
 
     other = [m for m in periods.methodology_ids(params) if m != mid]
-    if other:
+    if other and not codes:
         side = _side_by_side(period, mid, other[0], root, params)
         if side is not None:
             blocks.append(doc.Heading("6. Đối chiếu với Bộ chỉ số quốc gia", 1))

@@ -8,7 +8,7 @@ import polars as pl
 
 from .. import charts, doc, periods
 from ..io import atomic_write_text, write_parquet
-from ..lineage import code_version, generation_time
+from ..lineage import code_version, generation_iso, generation_time
 from ..numbers import fmt_num, fmt_units
 from ..params import load_methodology, load_params
 
@@ -60,7 +60,7 @@ def trend_blocks(tables: dict[str, pl.DataFrame], params_file: str | Path = "par
     blocks: list[doc.Block] = [
         doc.DocumentMeta(title=f"Diễn biến chất lượng phục vụ {lab(first)}–{lab(last)}",
                          running_header=f"Diễn biến {lab(first)}–{lab(last)}" + (" – DỮ LIỆU MÔ PHỎNG" if synthetic else ""),
-                         synthetic=synthetic, generated_at=generation_time()),
+                         synthetic=synthetic, generated_at=generation_iso()),
         doc.Heading(f"Diễn biến kết quả đánh giá chất lượng phục vụ người dân, doanh nghiệp từ tháng {lab(first)} đến tháng {lab(last)}", 1),
     ]
     if synthetic:

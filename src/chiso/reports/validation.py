@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import doc
-from ..lineage import generation_time
+from ..lineage import generation_iso
 from ..numbers import fmt_units
 
 SEVERITY_VI = {"critical": "Bắt buộc", "warning": "Cảnh báo", "info": "Thông tin"}
@@ -18,7 +18,7 @@ def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc
               else "**KHÔNG ĐẠT**: có quy tắc bắt buộc không được đáp ứng; kỳ này dừng xử lý, các kết quả đã có giữ nguyên.")
     blocks: list[doc.Block] = [
         doc.DocumentMeta(title=f"Kiểm tra dữ liệu đầu vào: {table_id}", running_header=f"Kiểm tra dữ liệu: {table_id}",
-                         generated_at=generation_time()),
+                         generated_at=generation_iso()),
         doc.Heading(f"Kiểm tra dữ liệu đầu vào: {table_id}", 1),
         doc.Paragraph(f"Tệp: {outcome.file}. Bộ kiểm tra: expectations/{outcome.suite}.json (Great Expectations), "
                       f"tham số lấy từ phương pháp {methodology_name}."),
