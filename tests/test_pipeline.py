@@ -81,7 +81,7 @@ def test_executed_notebooks_have_no_errors(pipeline_copy):
     import nbformat
 
     for t in TABLES:
-        for nb_path in (pipeline_copy / "data" / "processed" / t / "notebooks").glob("*.ipynb"):
+        for nb_path in (pipeline_copy / "reports" / t / "notebooks").glob("*.ipynb"):
             nb = nbformat.read(nb_path, as_version=4)
             errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
             assert not errors, nb_path
