@@ -8,56 +8,29 @@ nothing reruns and `dvc status` is clean.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .pipeline_utils import copy_repo, env, run
 TABLES = ["huyen-dienbien_2023-07", "dienbiendong_2024-06"]
 
 
-def _project_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                         cwd=ROOT, capture_output=True, check=True).stdout.decode()
-    keep = []
-    for f in filter(None, out.split("\0")):
-        if f.startswith(("data/processed/", "reports/", "data/bench/")) or f == "dvc.lock":
-            continue
-        if (ROOT / f).is_file():
-            keep.append(f)
-    return keep
+def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    return run(cmd, cwd, timeout)
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["DVC_NO_ANALYTICS"] = "1"
-    env["GX_ANALYTICS_ENABLED"] = "False"
-    return env
-
-
-def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc
+    return env()
 
 
 @pytest.fixture(scope="module")
 def pipeline_copy(tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("repo")
-    for f in _project_files():
-        target = dest / f
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, target)
-    _run(["git", "init", "-q"], dest)
-    _run(["git", "-c", "user.email=ci@chiso", "-c", "user.name=ci", "add", "-A"], dest)
-    _run(["git", "-c", "user.email=ci@chiso", "-c", "user.name=ci", "commit", "-qm", "copy"], dest)
-    _run(["dvc", "repro"], dest)
+    """The published-table stages (and the other real sources) in a fresh copy."""
+    dest = copy_repo(tmp_path_factory.mktemp("repo"))
+    _run(["dvc", "repro", "validate", "score", "report", "national_portal", "qd1187"], dest)
     return dest
 
 
@@ -71,9 +44,9 @@ def test_reports_and_outputs_exist(pipeline_copy):
 
 
 def test_second_repro_reruns_nothing_and_status_clean(pipeline_copy):
-    again = _run(["dvc", "repro"], pipeline_copy)
+    again = _run(["dvc", "repro", "validate", "score", "report", "national_portal", "qd1187"], pipeline_copy)
     assert "Running stage" not in again.stdout, again.stdout
-    status = _run(["dvc", "status"], pipeline_copy)
+    status = _run(["dvc", "status", "validate", "score", "report", "national_portal", "qd1187"], pipeline_copy)
     assert "up to date" in status.stdout.lower(), status.stdout
 
 
@@ -144,7 +117,7 @@ def test_failing_validation_stops_and_keeps_outputs(pipeline_copy):
     original = csv.read_text(encoding="utf-8")
     csv.write_text(original.replace('"9,3","9,3"', '"9,3","chín"'), encoding="utf-8")
     try:
-        proc = subprocess.run(["dvc", "repro"], cwd=pipeline_copy, env=_env(), capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(["dvc", "repro", "validate", "score", "report"], cwd=pipeline_copy, env=_env(), capture_output=True, text=True, timeout=900)
         assert proc.returncode != 0
         text = proc.stdout + proc.stderr
         assert "UBND Na Son" in text and "dvctt_2" in text
@@ -153,4 +126,4 @@ def test_failing_validation_stops_and_keeps_outputs(pipeline_copy):
         assert "KHÔNG ĐẠT" in (pipeline_copy / "reports" / t / "validation.html").read_text(encoding="utf-8")
     finally:
         csv.write_text(original, encoding="utf-8")
-    _run(["dvc", "repro"], pipeline_copy)
+    _run(["dvc", "repro", "validate", "score", "report"], pipeline_copy)

@@ -106,9 +106,20 @@ def known_units(period: str, root: Path, codes: list[str]) -> list[str]:
 
 
 def read_period_counts(period: str, root: Path) -> tuple[pl.DataFrame, list[Path]]:
+    """Every export of the period stacked; names and groups taken from the unit registry
+    when there is one (sources spell them differently)."""
     files = input_files(period, root)
     frames = [_counts.read_counts(f).with_columns(pl.lit(f.name).alias("source_file")) for f in files]
-    return pl.concat(frames, how="diagonal_relaxed"), files
+    counts = pl.concat(frames, how="diagonal_relaxed")
+    if (root / "data" / "raw" / "units" / "registry.csv").exists():
+        from .units import load_registry
+
+        reg = load_registry(root).select("unit_code", pl.col("unit_name").alias("_name"), pl.col("unit_group").alias("_group"))
+        counts = (counts.join(reg.unique("unit_code"), on="unit_code", how="left")
+                  .with_columns(pl.coalesce("_name", "unit_name").alias("unit_name"),
+                                pl.coalesce("_group", "unit_group").alias("unit_group"))
+                  .drop("_name", "_group"))
+    return counts, files
 
 
 def ingest_period(period: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> validation.ValidationOutcome:

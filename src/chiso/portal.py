@@ -47,7 +47,7 @@ FIELD_METRICS = {
 }
 # Count fields: code → (group, field).
 COUNT_FIELDS = {"dossiers_received": ("TDGQ", "totalReceived")}
-UNIT_GROUPS = {"AGENCY": "Sở, ban, ngành cấp tỉnh", "COMMUNE": "UBND xã, phường"}
+UNIT_GROUPS = {"AGENCY": "Sở, ban, ngành cấp tỉnh", "COMMUNE": "UBND xã, phường", "DISTRICT": "UBND các huyện, thị xã, thành phố"}
 GROUP_ORDER = ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDSH", "MDHL")
 
 

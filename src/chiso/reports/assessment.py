@@ -53,7 +53,7 @@ def units_phrase(frame: pl.DataFrame) -> str:
         if len(names) == 1:
             parts.append(names[0])
         else:
-            parts.append(f"{lower_first(group)} ({', '.join(short_name(n) for n in names)})")
+            parts.append(f"{lower_first(group)} ({_listed([short_name(n) for n in names])})")
     return "; ".join(parts)
 
 
@@ -139,10 +139,14 @@ def recommendation_items(points: pl.DataFrame, meth: Methodology, no_dossier_uni
     return out
 
 
-def gap_table(units: pl.DataFrame, points: pl.DataFrame, meth: Methodology, near: float) -> doc.Block | None:
+def gap_table(units: pl.DataFrame, points: pl.DataFrame, meth: Methodology, near: float,
+              limit: int | None = None) -> doc.Block | None:
     gaps = analysis.next_tier_gaps(units, points, meth, near=near)
     if gaps.height == 0:
         return None
+    total = gaps.height
+    if limit and gaps.height > limit:
+        gaps = gaps.head(limit)
     names = {i.code: f"{i.label} – {meth.group_name(i.group).lower()}" if i.label.startswith("Chỉ số") else i.name for i in meth.indicators}
     rows = []
     for r in gaps.iter_rows(named=True):
@@ -158,7 +162,8 @@ def gap_table(units: pl.DataFrame, points: pl.DataFrame, meth: Methodology, near
                  "Điểm đạt được cần thêm", "Chỉ số giúp lên hạng với ít nỗ lực nhất"],
         rows=rows, align=["left", "center", "right", "center", "right", "right", "left"],
         widths=[1.3, 0.8, 0.8, 0.8, 0.8, 0.8, 3.6],
-        caption=f"Các đơn vị cách hạng kế tiếp không quá {fmt_num(near, 0)} điểm quy đổi",
+        caption=(f"Các đơn vị cách hạng kế tiếp không quá {fmt_num(near, 0)} điểm quy đổi"
+                 + (f" ({fmt_units(gaps.height)} đơn vị gần ngưỡng nhất trong số {fmt_units(total)})" if total > gaps.height else "")),
         notes=["Ít nỗ lực nhất: chỉ số còn đủ điểm để bù phần thiếu và cần tăng tỷ lệ của chỉ số ít nhất "
                "(điểm cần thêm / điểm tối đa của chỉ số)."],
         sortable=True)

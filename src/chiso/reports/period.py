@@ -40,21 +40,19 @@ def comparison_units(period: str, other: str, mid: str, root: Path, params: dict
     now = periods.load_units(period, mid, root)
     if units is None or now is None:
         return None, False
-    if set(now["unit_code"]) & set(units["unit_code"]):
+    if not set(now["unit_code"]) - set(units["unit_code"]):
         return units, False
     counts_file = periods.processed_dir(other, root) / "counts.parquet"
-    try:
-        from ..units import crosswalk_counts, load_crosswalk
-    except ImportError:
-        return None, False
-    if not counts_file.exists():
-        return None, False
-    mapped = crosswalk_counts(pl.read_parquet(counts_file), load_crosswalk(root))
-    now_names = now.select("unit_code", "unit", "unit_group").unique()
-    mapped = mapped.drop([c for c in ("unit_name", "unit_group") if c in mapped.columns]).join(
-        now_names.rename({"unit": "unit_name"}), on="unit_code", how="inner")
+    if not counts_file.exists() or not (root / "data" / "raw" / "units" / "crosswalk.csv").exists():
+        return units, False
     from .. import counts as _counts
+    from ..units import crosswalk_map, load_crosswalk
 
+    mapped = crosswalk_map(pl.read_parquet(counts_file), load_crosswalk(root))
+    # today's names and groups for the mapped units (predecessors carry the old ones)
+    names = now.select("unit_code", pl.col("unit").alias("_name"), pl.col("unit_group").alias("_group")).unique("unit_code")
+    mapped = (mapped.join(names, on="unit_code", how="inner")
+              .with_columns(pl.col("_name").alias("unit_name"), pl.col("_group").alias("unit_group")).drop("_name", "_group"))
     meth = load_methodology(mid, params)
     return _counts.unit_table(_counts.indicator_points(mapped, meth), meth), True
 
@@ -146,9 +144,8 @@ def build_period_report(period: str, params_file: str | Path = "params.yaml", ro
     ]
     if synthetic:
         blocks.append(doc.Callout("DỮ LIỆU MÔ PHỎNG", [doc.Paragraph(
-            "Báo cáo này được lập từ dữ liệu mô phỏng (" + str(pmeta.get("generator", "chiso.synth"))
-            + f", hạt giống {pmeta.get('seed', '-')}), hiệu chỉnh theo số liệu công khai; không phản ánh kết quả thật của đơn vị nào.")],
-            kind="warning"))
+            f"Báo cáo này được lập từ dữ liệu mô phỏng ({_generator(pmeta)}), hiệu chỉnh theo số liệu công khai; "
+            "không phản ánh kết quả thật của đơn vị nào.")], kind="warning"))
     sources = sorted({Path(f).name for f in pl.read_parquet(periods.processed_dir(period, root) / "counts.parquet")["source_file"].unique().to_list()}) \
         if "source_file" in pl.read_parquet_schema(periods.processed_dir(period, root) / "counts.parquet") else []
     blocks += [
@@ -206,7 +203,7 @@ def build_period_report(period: str, params_file: str | Path = "params.yaml", ro
         blocks.append(_change_table(units, ch_prev, ch_ago, prev_p, ago_p, prev_mapped or ago_mapped))
     near = float((params.get("report") or {}).get("near_boundary", 5))
     blocks.append(doc.Heading("4. Điểm cần thêm để lên hạng", 1))
-    gaps = gap_table(units, scored_points, meth, near)
+    gaps = gap_table(units, scored_points, meth, near, limit=int((params.get("report") or {}).get("max_gap_rows", 20)))
     blocks.append(gaps if gaps is not None else doc.Paragraph(
         f"Không có đơn vị nào cách hạng kế tiếp trong phạm vi {fmt_num(near, 0)} điểm quy đổi."))
     blocks.append(doc.Heading("5. Đề xuất, kiến nghị", 1))
@@ -236,12 +233,19 @@ def build_period_report(period: str, params_file: str | Path = "params.yaml", ro
         ("Phương pháp", f"{meth.short_name}: {meth.decision} (tệp {mfile.name}, SHA-256 {sha256(mfile)[:16]}…)"),
         ("Tham số", "; ".join(changed_knobs(meth)) or "theo đúng quyết định"),
         ("Bộ kiểm tra dữ liệu", "expectations/counts.json (Great Expectations)"),
-        ("Dữ liệu", "MÔ PHỎNG (" + str(pmeta.get("generator", "")) + f", hạt giống {pmeta.get('seed', '-')})" if synthetic else "thật"),
+        ("Dữ liệu", f"MÔ PHỎNG ({_generator(pmeta)})" if synthetic else "thật"),
         ("Phiên bản mã", code_version(root)),
         ("Thời điểm tạo", generation_time()),
     ]
     blocks.append(doc.Lineage(items=items))
     return blocks
+
+
+def _generator(pmeta: dict) -> str:
+    gen = pmeta.get("generator") or {}
+    if isinstance(gen, dict):
+        return f"{gen.get('name', 'chiso.synth')} {gen.get('version', '')}, hạt giống {gen.get('seed', '-')}".replace("  ", " ")
+    return str(gen)
 
 
 def _month_label(p: str) -> str:
