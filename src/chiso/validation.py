@@ -68,6 +68,17 @@ class ValidationOutcome:
         return "\n".join(lines)
 
 
+def _show(value: Any) -> str:
+    """An unexpected value as a reader would write it ("(4, 5)" for a pair of columns)."""
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(f)) if f.is_integer() else str(f)
+
+
 def load_suite_dict(name: str) -> dict[str, Any]:
     path = EXPECTATIONS_DIR / f"{name}.json"
     with path.open(encoding="utf-8") as fh:
@@ -105,7 +116,7 @@ def run_suite(df: pl.DataFrame, suite_name: str, parameters: dict[str, Any], fil
         meta = cfg.meta or {}
         idx = r.result.get("unexpected_index_list") or []
         units = [str(i.get(index_column)) for i in idx if isinstance(i, dict) and i.get(index_column) is not None]
-        values = [str(v) for v in (r.result.get("unexpected_list") or [])]
+        values = [_show(v) for v in (r.result.get("unexpected_list") or [])]
         if cfg.type == "expect_table_columns_to_match_set" and not r.success:
             details = r.result.get("details", {}).get("mismatched", {})
             values = [str(v) for v in details.get("missing", [])]
