@@ -129,29 +129,37 @@ def grouped_hbars(labels: list[str], current: list[float | None], previous: list
                   decimals: int = 2, maxima: list[float] | None = None, max_label: str = "",
                   xlim: tuple[float, float] | None = None, label_width: int = 34) -> str:
     """Two horizontal bars per category (current year above, previous year below), value
-    printed at the end of each bar in Vietnamese format; optional tick at each category's max.
-    ``None`` values are left out (no bar, no label)."""
+    printed at the end of each bar in Vietnamese format; with ``maxima`` a light track behind
+    each pair shows the category's maximum. ``None`` values are left out (no bar, no label)."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.62 * n))
-    h = 0.38
+    fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.5 * n))
+    h = 0.36
     ys = list(range(n))
     top = max([v for v in list(current) + list(previous) + list(maxima or []) if v is not None] or [1.0])
+    handles = []
+    if maxima:
+        ax.barh(ys, maxima, height=2 * h + 0.12, color="#eef1f4", edgecolor="#d0d7de", lw=0.6, zorder=0)
+        handles.append(Patch(facecolor="#eef1f4", edgecolor="#d0d7de", label=max_label))
     for offset, values, colour, name in ((-h / 2, current, ANNUAL_CURRENT_COLOUR, current_label),
                                          (h / 2, previous, ANNUAL_PREVIOUS_COLOUR, previous_label)):
         pos = [y + offset for y, v in zip(ys, values) if v is not None]
         vals = [v for v in values if v is not None]
-        ax.barh(pos, vals, height=h, color=colour, label=name)
+        ax.barh(pos, vals, height=h, color=colour, zorder=2)
+        handles.append(Patch(facecolor=colour, label=name))
         for p, v in zip(pos, vals):
-            ax.text(v + top * 0.01, p, fmt_num(v, decimals), va="center", fontsize=7.5)
-    if maxima:
-        ax.scatter(maxima, ys, marker="|", s=260, color="#57606a", linewidths=1.2, label=max_label or None, zorder=3)
+            ax.text(v + top * 0.008, p, fmt_num(v, decimals), va="center", fontsize=8, zorder=3)
     ax.set_yticks(ys, [_wrap_label(t, label_width) for t in labels], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(*(xlim or (0, top * 1.12)))
+    ax.set_xlim(*(xlim or (0, top * 1.1)))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     _vn_axis(ax, "x")
     ax.set_xlabel(xlabel)
-    ax.set_title(title, loc="left", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / (0.9 + 0.62 * n) - 0.06), ncol=3, frameon=False, fontsize=8)
+    ax.set_title(title, loc="left", fontsize=10, pad=18)
+    ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(handles), frameon=False,
+              fontsize=8, borderaxespad=0.2)
     return to_svg(fig)
 
 
@@ -164,8 +172,8 @@ def history_line(years: list[int], values: list[float], title: str, ylabel: str,
     for x, v in zip(years, values):
         ax.annotate(fmt_num(v, decimals), (x, v), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7.5)
         if notes and x in notes:
-            ax.annotate(notes[x], (x, v), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=7.5,
-                        color="#57606a")
+            ax.annotate(notes[x], (x, v), textcoords="offset points", xytext=(0, -10), ha="center", va="top",
+                        fontsize=7, color="#57606a", linespacing=1.1)
     ax.set_xticks(years, [str(y) for y in years], fontsize=8)
     lo, hi = min(values), max(values)
     ax.set_ylim(*(ylim or (lo - (hi - lo) * 0.15 - 2, hi + (hi - lo) * 0.12 + 2)))
@@ -184,7 +192,7 @@ def change_bars(labels: list[str], changes: list[float], title: str, xlabel: str
     from .numbers import fmt_signed
 
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.25 * n))
+    fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.2 * n))
     ys = list(range(n))
     cols = colours or [ANNUAL_CURRENT_COLOUR if c >= 0 else "#cf222e" for c in changes]
     ax.barh(ys, changes, color=cols, height=0.7)

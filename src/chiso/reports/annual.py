@@ -102,7 +102,7 @@ def _sum(values: list[float | None], decimals: int = 4) -> str:
     if not known:
         return MISSING
     text = fmt_num(sum(known), decimals, strip=True)
-    return text + (" + …" if len(known) < len(values) else "")
+    return ("≥\u00a0" if len(known) < len(values) else "") + text
 
 
 def redact_names(reason: str, n_label: str) -> str:
@@ -240,9 +240,12 @@ def sipas_blocks(x: _Inputs) -> list[doc.Block]:
     gnames = {r["code"]: r["code"] for r in groups.iter_rows(named=True)}
 
     def mover(r: dict) -> str:
-        return w["mover_item"].format(code=r["code"], group=gnames.get(r["parent_code"], r["parent_code"]),
+        text = w["mover_item"].format(code=r["code"], group=gnames.get(r["parent_code"], r["parent_code"]),
                                       name=r["name"], pct=pct(r["pct_cur"]), prev=x.prev, pct_prev=pct(r["pct_prev"]),
                                       change_phrase=change_phrase(r["change"], "sipas"))
+        if not r["change_consistent"]:
+            text = text.rstrip(".") + w["mover_flag"].format(printed=signed(r["change_printed"]))
+        return text
 
     ranked = crit.sort(["change", "order"], descending=[True, False])
     out.append(doc.Paragraph(w["top_lead"].format(n=fmt_units(n), prev=x.prev)))
@@ -258,9 +261,9 @@ def sipas_blocks(x: _Inputs) -> list[doc.Block]:
     first_area = areas["code"][0] if areas.height else None
     colours = [charts.ANNUAL_CURRENT_COLOUR if area_of.get(g) == first_area else charts.ANNUAL_PREVIOUS_COLOUR
                for g in ranked["parent_code"].to_list()]
-    labels = [shorten(f"{r['code']}. {r['name']}", 62).replace(" …", "…") for r in ranked.iter_rows(named=True)]
+    labels = [shorten(f"{r['code']}. {r['name']}", 56).replace(" …", "…") for r in ranked.iter_rows(named=True)]
     out.append(doc.Figure(charts.change_bars(labels, ranked["change"].to_list(), w["fig_changes_title"], "điểm phần trăm",
-                                             colours=colours),
+                                             colours=colours, label_width=200),
                           caption=w["fig_changes_caption"].format(n=crit.height, year=x.year, prev=x.prev) + ". "
                           + w["fig_changes_legend"]))
 
@@ -408,11 +411,17 @@ def fields_table(x: _Inputs, fc: pl.DataFrame) -> doc.Table:
             text.append(str(r["field"]))
         rows.append([f"{r['field']}. {r['chart_label']}", pts(r["max_full"]), cur, prv, signed(r["change"]),
                      fmt_num(r["pct_cur"], 2), f"{pts(r['score_tlkc_cur'])}/{pts(r['max_tlkc'])}"])
-    rows.append([w["components_labels"]["total"], pts(fc["max_full"].sum()), pts2(fc["score_cur"].sum()),
+    rows.append([w["fields_sum_label"].format(n=fmt_units(fc.height)), pts(fc["max_full"].sum()), pts2(fc["score_cur"].sum()),
                  pts2(fc["score_prev"].sum()), signed(fc["change"].sum()),
                  fmt_num(fc["score_cur"].sum() / fc["max_full"].sum() * 100, 2),
                  f"{pts(fc['score_tlkc_cur'].sum())}/{pts(fc['max_tlkc'].sum())}"])
-    notes = [" ".join(w["fields_note_basis"].format(max_total=pts(fc["max_full"].sum())).split())]
+    ps = x["par_summary"]
+    tot = {r["year"]: r["score"] for r in ps.filter(pl.col("component") == "total").iter_rows(named=True)}
+    notes = [" ".join(w["fields_note_basis"].format(max_total=pts(fc["max_full"].sum())).split()),
+             " ".join(w["fields_note_sum"].format(n=fmt_units(fc.height), year=x.year, prev=x.prev,
+                                                  sum_cur=pts2(fc["score_cur"].sum()), sum_prev=pts2(fc["score_prev"].sum()),
+                                                  total=pts2(tot.get(int(x.year))), total_prev=pts2(tot.get(int(x.prev))))
+                      .split())]
     if derived:
         notes.append(" ".join(w["fields_note_derived"].format(prev=x.prev, items="lĩnh vực " + ", ".join(derived)).split()))
     if text:
@@ -468,10 +477,10 @@ def weakness_blocks(x: _Inputs, fc: pl.DataFrame, crit: pl.DataFrame, tot: dict,
         " ".join(w["weak_criteria_all"].format(n=fmt_units(crit.height)).split())
     items.append(doc.BulletItem(text, sub))
     out.append(doc.Bullets(items))
-    out.append(criteria_table(x, crit, total, show_names))
     deps = x["par_departments"]
     out.append(doc.Paragraph(w["departments_lead"]))
     out.append(departments_table(x, deps))
+    out.append(criteria_table(x, crit, total, show_names))
     return out
 
 
@@ -611,16 +620,18 @@ def recommendation_blocks(x: _Inputs, show_names: bool) -> list[doc.Block]:
             reason = r["reason"] or MISSING
             if r["contains_personal_names"] and not show_names:
                 reason = redact_names(reason, W()["par"]["names_redacted"])
-            lines.append(w["criterion_item"].format(code=r["code"], name=r["name"], score_part=score,
-                                                    reason=shorten(reason, limit).rstrip(".") + ".")
-                         + " " + advice.get(r["code"], advice["default"]).format(next=nxt))
+            short = shorten(reason, limit)
+            short = short if short.endswith("…") else short.rstrip(".") + "."
+            lines.append(w["criterion_item"].format(code=r["code"], name=r["name"], score_part=score, reason=short,
+                                                    advice=advice.get(r["code"], advice["default"]).format(next=nxt)))
         unknown = sub.filter(pl.col("shortfall").is_null()).height
         unknown_part = W()["par"]["department_unknown_part"].format(k=fmt_units(unknown)) if unknown else ""
         if d["responsible"] is None:
             lead = w["department_unknown_lead"].format(n=fmt_units(sub.height), codes=", ".join(d["codes"]))
         else:
+            shortfall = pts(d["shortfall"]) if not unknown else W()["par"]["at_least"].format(x=pts(d["shortfall"]))
             lead = w["department_lead"].format(department=d["responsible"], n=fmt_units(sub.height),
-                                               codes=", ".join(d["codes"]), shortfall=pts(d["shortfall"]),
+                                               codes=", ".join(d["codes"]), shortfall=shortfall,
                                                unknown_part=unknown_part)
         items.append(doc.BulletItem(" ".join(lead.split()), lines))
     out.append(doc.Bullets(items))
@@ -657,7 +668,7 @@ def audit_blocks(x: _Inputs) -> list[doc.Block]:
             for r in shown.iter_rows(named=True)]
     inner.append(doc.Table(columns=w["table_columns"], rows=rows, caption=w["table_caption"],
                            align=["left", "left", "right", "right", "right", "left", "left"],
-                           widths=[1.7, 1.9, 0.8, 0.85, 0.8, 0.85, 3.2],
+                           widths=[1.9, 2.3, 0.85, 0.9, 0.85, 0.95, 4.6],
                            notes=[w["table_note"].format(n=a.height, year=x.year)], sortable=True, searchable=True))
     v = x.validation
     n_rules = sum(len(s["results"]) for s in v)
@@ -672,8 +683,8 @@ def audit_blocks(x: _Inputs) -> list[doc.Block]:
             rule=r["rule_vi"], suite=s, units=", ".join(_unit_label(u) for u in r["units"]) or "toàn bảng")
             for s, r in warns]))
     number = x.meta["document"]["report_number"]
-    return [doc.PageBreak(), doc.Heading(w["heading"], 1),
-            doc.Callout(w["callout_title"].format(number=number), inner, kind="audit")]
+    return [doc.Section([doc.Heading(w["heading"], 1),
+                         doc.Callout(w["callout_title"].format(number=number), inner, kind="audit")], landscape=True)]
 
 
 def _unit_label(u: str) -> str:
