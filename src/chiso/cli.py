@@ -78,13 +78,18 @@ def cmd_score(args: argparse.Namespace) -> int:
         result = counts.score_file(path, args.methodology, overrides=methodology_overrides(params, args.methodology))
         units = counts.unit_table(result, load_methodology(args.methodology, params))
     if args.out:
+        from .io import atomic_write_text, write_parquet
+
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        (result.write_parquet if out.suffix == ".parquet" else result.write_csv)(out)
+        if out.suffix == ".parquet":
+            write_parquet(result, out)
+        else:
+            atomic_write_text(out, result.write_csv())
         print(f"Đã ghi điểm từng chỉ số: {out}")
     if args.units_out:
-        Path(args.units_out).parent.mkdir(parents=True, exist_ok=True)
-        units.write_csv(args.units_out)
+        from .io import atomic_write_text
+
+        atomic_write_text(args.units_out, units.write_csv())
         print(f"Đã ghi điểm từng đơn vị: {args.units_out}")
     _print_table(units, limit=args.limit)
     return 0
@@ -134,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"])
     r.add_argument("--others-dir", help="thư mục cho các báo cáo tiếp theo khi notebook chứa nhiều báo cáo (ví dụ báo cáo từng huyện)")
     r.set_defaults(func=cmd_render)
+    from . import whatif
+
+    c = sub.add_parser("compare-runs", help="liệt kê đơn vị đổi xếp loại hoặc đổi hạng giữa hai lần chạy (thư mục, phiên bản git hoặc thử nghiệm DVC)")
+    whatif.add_compare_runs_arguments(c)
+    c.set_defaults(func=whatif.cmd_compare_runs)
     return p
 
 

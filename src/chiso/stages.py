@@ -11,6 +11,7 @@ notebook shows. Paths follow one layout:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,24 @@ import polars as pl
 from . import audit as _audit
 from . import published as _published
 from . import scoring, validation
+from .errors import InputError
 from .io import atomic_write_text, write_parquet
 from .params import load_methodology, load_params
+
+
+TABLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
+
+
+def check_table_id(table_id: str) -> str:
+    """A table id names files under data/raw/published/: letters, digits, "-", "_" and
+    inner dots only (no "/", no "..": no path traversal through params.yaml)."""
+    table_id = str(table_id)
+    if not TABLE_ID_RE.fullmatch(table_id) or ".." in table_id or len(table_id) > 120:
+        raise InputError(
+            f"Mã bảng \"{table_id}\" không hợp lệ: chỉ dùng chữ, số, \"-\", \"_\" (ví dụ dienbiendong_2024-06), "
+            "không có \"/\" hay \"..\" (mã bảng là tên tệp trong data/raw/published/).",
+            f"Invalid table id {table_id!r}: letters, digits, '-' and '_' only (no path).", rule="table_id")
+    return table_id
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,9 @@ class Layout:
 
     table_id: str
     root: Path = Path(".")
+
+    def __post_init__(self) -> None:
+        check_table_id(self.table_id)
 
     @property
     def raw_csv(self) -> Path:
@@ -85,8 +105,10 @@ def score_published(table_id: str, params_file: str | Path = "params.yaml", root
     units = scoring.unit_scores(points, meth)
     groups = scoring.group_scores(points, meth)
     tiers = scoring.tier_counts(units, meth)
-    table = _published.read_published(lay.raw_csv, meth)
-    findings = _audit.audit_table(table, meth)
+    # the published table followed the decision itself: audit it against the decision, not the knobs
+    from .methodology import load as load_decision
+
+    findings = _audit.audit_table(_published.read_published(lay.raw_csv, load_decision(meth.id)), load_decision(meth.id))
     write_parquet(units, lay.processed / "units.parquet")
     write_parquet(groups, lay.processed / "groups.parquet")
     write_parquet(findings, lay.processed / "audit.parquet")

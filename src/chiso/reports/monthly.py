@@ -130,8 +130,16 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
     blocks.append(doc.Heading("4. Đề xuất, kiến nghị", 1))
     recs = recommendation_items(points, meth, no_dossier)
     blocks.append(doc.Bullets(recs) if recs else doc.Paragraph("Duy trì kết quả đạt được; không có chỉ số nào cần khắc phục."))
+    if (lay.processed / "uncertainty_units.parquet").exists():
+        from ..uncertainty import read_results
+        from .robustness import robustness_blocks
+
+        res = read_results(lay.processed)
+        blocks += robustness_blocks(res.summary, res.tiers, meth, settings=res.settings,
+                                    threshold=float((params.get("uncertainty") or {}).get("robust_probability", 0.8)),
+                                    title="5. Độ vững của xếp loại", level=1, period=None)
     if meth.assumptions():
-        blocks.append(doc.Heading("5. Phương pháp và giả định", 1))
+        blocks.append(doc.Heading("6. Phương pháp và giả định", 1))
         blocks.append(doc.Paragraph(f"Điểm được tính theo {meth.decision}. Các cách hiểu dưới đây là giả định của chiso, "
                                     "có thể thay đổi trong params.yaml:"))
         blocks.append(doc.Bullets([f"{meth.indicator(c).name} ({c}): {a}" for c, a in meth.assumptions()]))

@@ -120,9 +120,16 @@ def _method_sentence(settings: Mapping[str, Any], threshold: float) -> str:
         parts.append(f"ngưỡng của mỗi mức xếp loại dịch chuyển trong khoảng ±{fmt_num(shift, 2, strip=True)} điểm")
     thresholds = [i for i in inputs if i["kind"] == "threshold"]
     if thresholds:
-        names = [i["label"].removeprefix("Ngưỡng: ") for i in thresholds]
-        parts.append("ngưỡng đạt điểm tối đa của chỉ số " + ", ".join(f"“{n[:1].lower()}{n[1:]}”" for n in names)
-                     + f" thay đổi trong khoảng ±{fmt_num(100 * float((a.get('thresholds') or {}).get('relative', 0)), 0, strip=True)} %")
+        def pct(x: float) -> str:
+            return f"{fmt_num(100 * x, 2, strip=True)} %"
+
+        items = []
+        for i in thresholds:
+            name = i["label"].removeprefix("Ngưỡng: ")
+            span = (f"chọn một trong các mức {', '.join(pct(c) for c in i['choices'])}" if i.get("choices")
+                    else f"từ {pct(i['low'])} đến {pct(i['high'])}")
+            items.append(f"chỉ số “{name[:1].lower()}{name[1:]}” {span}")
+        parts.append("tỷ lệ đạt điểm tối đa (quy tắc ngưỡng) của " + ", của ".join(items))
     for kind, label in (("not_applicable", "chỉ số không áp dụng"), ("no_dossier", "đơn vị không phát sinh hồ sơ")):
         if any(i["kind"] == kind for i in inputs):
             key = "not_applicable" if kind == "not_applicable" else "no_dossier_policy"

@@ -1,0 +1,98 @@
+"""Benchmark of the Monte Carlo uncertainty analysis (chiso.uncertainty.monte_carlo).
+
+    .venv/bin/python benchmarks/montecarlo.py                 # 10.000 draws on every embedded table
+    .venv/bin/python benchmarks/montecarlo.py --draws 20000 --periods 34
+
+Cases: the two published tables (points), the synthetic Điện Biên periods when scored
+(``data/processed/periods/*/counts.parquet``: the latest period, then all periods at
+once), the Gia Lai national-portal capture (counts, QĐ 766 with its two threshold rules)
+and, with ``--periods N``, that capture repeated over N periods (the size of a
+multi-year province series, e.g. 130 units × 34 months).
+Prints, per case: draws, rows (period × unit), assumptions varied, seconds of the
+Monte Carlo itself (the dense model is built once before, timed apart) and the peak
+memory it allocated (tracemalloc, numpy arrays included), plus the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTAL = ROOT.parent / "shared" / "data" / "national-portal" / "details_GiaLai_10102026.json"
+
+
+def cases(periods: int, portal: Path):
+    from chiso import counts, methodology
+    from chiso.params import load_methodology, load_params
+
+    params = load_params(ROOT / "params.yaml")
+    q459 = load_methodology("qd459-2023", params)
+    for table in ("huyen-dienbien_2023-07", "dienbiendong_2024-06"):
+        path = ROOT / "data" / "processed" / table / "points.parquet"
+        if path.exists():
+            yield f"{table} (điểm công bố, QĐ 459)", pl.read_parquet(path), q459
+    periods_dir = ROOT / "data" / "processed" / "periods"
+    found = sorted(periods_dir.glob("*/counts.parquet")) if periods_dir.is_dir() else []
+    if found:
+        one = pl.read_parquet(found[-1])
+        yield f"Điện Biên (mô phỏng) {found[-1].parent.name}, QĐ 459", one, q459
+        if len(found) > 1:
+            stacked = pl.concat([pl.read_parquet(f) for f in found], how="diagonal_relaxed")
+            yield f"Điện Biên (mô phỏng) × {len(found)} kỳ, QĐ 459", stacked, q459
+    if portal.exists():
+        c = counts.read_counts(portal)
+        q766 = methodology.load("qd766-2022", methodology_overrides(params, "qd766-2022"))
+        yield "Gia Lai 10/10/2026 (số liệu, QĐ 766)", c, q766
+        if periods > 1:
+            stacked = pl.concat([c.with_columns(pl.lit(f"P{i:02d}").alias("period")) for i in range(periods)])
+            yield f"Gia Lai × {periods} kỳ (số liệu, QĐ 766)", stacked, q766
+
+
+def methodology_overrides(params, mid):
+    from chiso.params import methodology_overrides as mo
+
+    return mo(params, mid)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from chiso import uncertainty
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--draws", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=20230324)
+    p.add_argument("--periods", type=int, default=34, help="repeat the Gia Lai capture over N periods (0: skip)")
+    p.add_argument("--portal", type=Path, default=PORTAL)
+    args = p.parse_args(argv)
+
+    print(f"Python {sys.version.split()[0]}, polars {pl.__version__}, numpy {__import__('numpy').__version__}")
+    header = f"{'case':<46} {'draws':>7} {'rows':>6} {'inputs':>6} {'build s':>8} {'MC s':>7} {'peak MiB':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, source, meth in cases(args.periods, args.portal):
+        t0 = time.perf_counter()
+        model = uncertainty.build_model(source, meth, uncertainty.load_assumptions(meth.id))
+        build = time.perf_counter() - t0
+        uncertainty.monte_carlo(model, draws=200, seed=0)  # warm-up (BLAS threads, first-call costs)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        result = uncertainty.monte_carlo(model, draws=args.draws, seed=args.seed)
+        seconds = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert result.summary.height == model.n_rows
+        print(f"{name:<46} {args.draws:>7} {model.n_rows:>6} {len(model.inputs):>6} {build:>8.2f} {seconds:>7.2f} "
+              f"{peak / 2**20:>9.1f}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS: {rss:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
