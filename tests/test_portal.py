@@ -40,7 +40,7 @@ def report(qd766):
 def test_counts_of_the_capture(data):
     c = portal.read_portal(data)
     assert c["unit_code"].n_unique() == 149 and c["period"].unique().to_list() == ["2026"]
-    assert set(c["unit_group"].unique()) == set(portal.UNIT_GROUPS.values())
+    assert set(c["unit_group"].unique()) == {portal.UNIT_GROUPS["AGENCY"], portal.UNIT_GROUPS["COMMUNE"]}
     sync = c.filter(pl.col("indicator") == "dossier_sync")
     assert sync.height == 149 and sync["provisional"].all()        # every DOSSIER_SYNC has dataQualityStatus
     assert not c.filter(pl.col("indicator") != "dossier_sync")["provisional"].any()
