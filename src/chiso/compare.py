@@ -22,7 +22,7 @@ import yaml
 
 from . import methodology as _methodology
 from .counts import (BASIS_CARRIED, indicator_points, read_counts, read_qd1187, read_qd1187_forms, unit_table)
-from .io import write_parquet
+from .io import atomic_write_text, write_parquet
 from .numbers import round_half_up_expr
 
 DEFAULT_OUT = Path("data/processed/portal_gialai")
@@ -95,9 +95,7 @@ def write_national_vs_provincial(source: str | Path, out_dir: str | Path = DEFAU
         "comparison": write_parquet(table, out_dir / "qd766_vs_qd459.parquet"),
         "reproduction": write_parquet(reproduction_report(source, m766), out_dir / "reproduction_qd766.parquet"),
     }
-    csv = out_dir / "qd766_vs_qd459.csv"
-    table.write_csv(csv)
-    written["comparison_csv"] = csv
+    written["comparison_csv"] = atomic_write_text(out_dir / "qd766_vs_qd459.csv", table.write_csv())
     return written
 
 
@@ -290,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out) if args.out else Path("data/processed/qd1187") / folder.name
             table = qd1187_comparison(folder)
             write_parquet(table, out / "comparison.parquet")
-            table.write_csv(out / "comparison.csv")
+            atomic_write_text(out / "comparison.csv", table.write_csv())
             disc = table.filter(pl.col("status") == STATUS_MISMATCH)
             print(f"{disc.height} chỗ lệch giữa điểm tính lại và điểm công bố; đã ghi {out / 'comparison.csv'}")
             print(disc.select("level", "unit", "indicator", "published", "recomputed_rounded", "reason"))

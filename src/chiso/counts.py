@@ -21,7 +21,6 @@ the source gives no counts for it), ``not available`` (no counts, no score).
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,10 @@ import polars as pl
 import yaml
 
 from . import methodology as _methodology
-from . import scoring
+from . import scoring, sniff
 from .errors import InputError
 from .methodology import Methodology
-from .numbers import round_half_up_expr
+from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, number_exprs, round_half_up_expr
 
 COUNTS_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.String,
@@ -121,20 +120,12 @@ def normalize_counts(df: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 
 
 def _norm_header(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", str(text)).strip().lower().split())
+    return sniff.norm_header(text)
 
 
-def _number_expr(col: str, counts: bool) -> pl.Expr:
-    """Parse a number cell: "82,96" or "82.96" → 82.96, "" → null; for counts also
-    "1.234" (dot as thousands separator) → 1234."""
-    raw = pl.col(col).cast(pl.String).str.strip_chars().str.replace_all(r"\s", "")
-    raw = pl.when(raw == "").then(None).otherwise(raw)
-    thousands = raw.str.contains(r"^\d{1,3}(\.\d{3})+$") & pl.lit(counts)
-    cleaned = (
-        pl.when(thousands).then(raw.str.replace_all(".", "", literal=True))
-        .otherwise(raw.str.replace(",", ".", literal=True))
-    )
-    return cleaned.cast(pl.Float64, strict=False)
+TEMPLATE_HEADERS = frozenset(_norm_header(a) for aliases in TEMPLATE_ALIASES.values() for a in aliases)
+COUNT_COLUMNS = ("numerator", "denominator")
+SCORE_COLUMNS = ("source_score", "source_max")
 
 
 def _bool_expr(col: str) -> pl.Expr:
@@ -142,67 +133,126 @@ def _bool_expr(col: str) -> pl.Expr:
     return pl.when(raw.is_in(list(TRUE_WORDS))).then(True).when(raw.is_in(list(FALSE_WORDS))).then(False)
 
 
-def _read_table_strings(path: Path) -> pl.DataFrame:
-    """A CSV or XLSX sheet as a frame of strings (header row first)."""
-    if _is_xlsx(path):
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        ws = wb.worksheets[0]
-        # numeric cells are written with a decimal comma so that 1.234 (a float) is never
-        # read as 1234 (a count with a thousands dot)
-        rows = [["" if v is None else (str(v).replace(".", ",") if isinstance(v, float) else str(v)) for v in r]
-                for r in ws.iter_rows(values_only=True)]
-        wb.close()
-        rows = [r for r in rows if any(c.strip() for c in r)]
-        if not rows:
-            raise InputError("Tệp không có dữ liệu.", "The file is empty.", file=str(path), rule="empty_file")
-        header, body = rows[0], rows[1:]
-        width = len(header)
-        return pl.DataFrame([r[:width] + [""] * (width - len(r)) for r in body], schema=header, orient="row")
-    return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+def _read_table_strings(path: Path, text: str | None = None) -> sniff.SniffedTable:
+    """A CSV or XLSX template as strings: encoding, delimiter, header rows found and repaired (``chiso.sniff``)."""
+    return sniff.read_table(path, set(TEMPLATE_HEADERS), _norm_header, text=text)
 
 
 def read_template(path: str | Path) -> pl.DataFrame:
-    """Read the analyst's counts template (CSV or XLSX; see docs/counts-template.md)."""
-    path = Path(path)
-    raw = _read_table_strings(path)
-    lookup = {alias: canon for canon, aliases in TEMPLATE_ALIASES.items() for alias in aliases}
+    """Read the analyst's counts template (CSV or XLSX; see docs/counts-template.md).
+
+    Bad input raises ``InputError`` (file, row, column, rule); accepted repairs
+    (encoding, BOM, NFC, delimiter, title rows, merged headers, "82,96%", "1.234",
+    "6/2024" …) are recorded with ``chiso.sniff.record`` (wrap the call in
+    ``sniff.collect_repairs()`` to get them).
+    """
+    return _read_template(Path(path)).drop("source_row")
+
+
+def _repair_rows(df: pl.DataFrame, mask: pl.Expr, col: str) -> tuple[tuple[int, ...], int, str]:
+    hit = df.filter(mask)
+    return tuple(hit["row"].head(sniff.EXAMPLES).to_list()), hit.height, (str(hit[col][0]) if hit.height else "")
+
+
+def _read_template(path: Path, text: str | None = None) -> pl.DataFrame:
+    """``read_template`` plus ``source_row`` (the row of the file each counts row comes from)."""
+    table = _read_table_strings(path, text)
+    raw = table.frame("row")
+    file = str(path)
     renames, seen = {}, {}
-    for col in raw.columns:
-        canon = lookup.get(_norm_header(col))
+    for col in table.header:
+        canon = next((c for c, aliases in TEMPLATE_ALIASES.items() if _norm_header(col) in aliases), None)
         if canon is None:
             continue
         if canon in seen:
             raise InputError(
                 f"Hai cột cùng nghĩa '{canon}': '{seen[canon]}' và '{col}'.",
                 f"Two columns mean '{canon}': '{seen[canon]}' and '{col}'.",
-                file=str(path), column=col, rule="duplicate_column",
+                file=file, row=table.header_line, column=col, rule="duplicate_column",
             )
         seen[canon] = col
         renames[col] = canon
-    df = raw.select(list(renames)).rename(renames)
+    df = raw.select([*renames, "row"]).rename(renames)
     missing = [c for c in REQUIRED_TEMPLATE_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(
-            f"Thiếu cột bắt buộc: {', '.join(missing)} (xem docs/counts-template.md).",
+            f"Thiếu cột bắt buộc: {', '.join(missing)} (xem docs/counts-template.md; tiêu đề đọc được: "
+            f"{', '.join(h for h in table.header[:12] if h) or 'không có'}).",
             f"Missing required columns: {', '.join(missing)}.",
-            file=str(path), column=missing[0], rule="required_columns",
+            file=file, row=table.header_line, column=missing[0], rule="required_columns",
         )
+    if df.height == 0:
+        raise InputError("Tệp chỉ có dòng tiêu đề, không có dòng số liệu nào.", "Header only, no data rows.",
+                         file=file, row=table.header_line, rule="empty_file")
     strings = [c for c in ("period", "unit_code", "unit_name", "unit_group", "indicator", "note") if c in df.columns]
     numbers = [c for c in ("numerator", "denominator", "source_score", "source_max") if c in df.columns]
     bools = [c for c in ("provisional", "available") if c in df.columns]
-    parsed = df.with_row_index("row", offset=2).with_columns(
+    exprs = []
+    for c in numbers:
+        value, repair, problem, sep = number_exprs(c, counts=c in COUNT_COLUMNS)
+        exprs += [value.alias(c), repair.alias(f"{c}__repair"), problem.alias(f"{c}__problem"), sep.alias(f"{c}__sep")]
+    parsed = df.with_columns(
         *[pl.col(c).str.strip_chars().replace("", None).alias(c) for c in strings],
-        *[_number_expr(c, counts=c in ("numerator", "denominator")).alias(c) for c in numbers],
-        *[pl.col(c).alias(f"{c}__raw") for c in numbers + bools],
+        *[pl.col(c).alias(f"{c}__raw") for c in numbers + bools + ["period"]],
+    ).with_columns(
+        *exprs,
         *[_bool_expr(c).alias(c) for c in bools],
     ).with_columns(
         pl.col("indicator").str.to_lowercase(),
         pl.col("unit_name").str.normalize("NFC"),
+        pl.col("period").map_elements(sniff.normalize_period, return_dtype=pl.String).alias("period"),
     )
-    _check_template(parsed, numbers, bools, path)
-    return normalize_counts(parsed.drop([c for c in parsed.columns if c.endswith("__raw")] + ["row"]))
+    _check_template(parsed, numbers, bools, path, seen)
+    _report_repairs(parsed, numbers, path, seen)
+    keep = [c for c in parsed.columns if c in COUNTS_SCHEMA]
+    counts = normalize_counts(parsed.select(keep))
+    return counts.with_columns(parsed["row"].cast(pl.Int64).alias("source_row"))
+
+
+def _report_repairs(df: pl.DataFrame, numbers: list[str], path: Path, header: dict[str, str]) -> None:
+    file = str(path)
+    changed = pl.col("period__raw").str.strip_chars() != pl.col("period")
+    rows, n, before = _repair_rows(df, changed, "period__raw")
+    if n:
+        after = df.filter(changed)["period"][0]
+        sniff.record(sniff.Repair(file, "period_format", f"Kỳ ghi dạng \"{before}\" được đọc là {after} (NNNN-TT).",
+                                  f"Period \"{before}\" read as {after}.", column=header.get("period", "period"),
+                                  rows=rows, n=n, before=before, after=after))
+    for c in numbers:
+        for code in sorted(df[f"{c}__repair"].drop_nulls().unique().to_list()):
+            mask = pl.col(f"{c}__repair") == code
+            rows, n, before = _repair_rows(df, mask, f"{c}__raw")
+            after = df.filter(mask)[c][0]
+            vi, en = NUMBER_REPAIRS[code]
+            sniff.record(sniff.Repair(file, code, vi, en, column=header.get(c, c), rows=rows, n=n, before=before,
+                                      after="" if after is None else _vi_number(after)))
+        seps = df[f"{c}__sep"].drop_nulls()
+        if seps.n_unique() > 1:
+            minority = seps.value_counts(sort=True)[f"{c}__sep"][-1]
+            mask = pl.col(f"{c}__sep") == minority
+            rows, n, before = _repair_rows(df, mask, f"{c}__raw")
+            sniff.record(sniff.Repair(
+                file, "mixed_decimal",
+                f"Cột dùng lẫn dấu thập phân \",\" và \".\": {n} ô dùng \"{minority}\" (ví dụ \"{before}\") được đọc là "
+                "số thập phân.", "Mixed decimal separators in one column: read both as decimals.",
+                column=header.get(c, c), rows=rows, n=n, before=before,
+                after=_vi_number(df.filter(mask)[c][0])))
+    if "numerator" in df.columns:
+        score = pl.col("source_score").is_null() if "source_score" in df.columns else pl.lit(True)
+        blank = pl.col("numerator").is_null() & pl.col("numerator__problem").is_null() & score
+        rows, n, _ = _repair_rows(df, blank, "indicator")
+        if n:
+            sniff.record(sniff.Repair(
+                file, "no_data",
+                f"{n} dòng không có tử số (và không có điểm nguồn): chỉ tiêu được coi là không có số liệu, không "
+                "chấm điểm. Nếu tháng chưa đủ số liệu, bổ sung rồi chạy lại.",
+                f"{n} rows without numerator: indicator not available.",
+                column=header.get("numerator", "numerator"), rows=rows, n=n, before="", after="không có số liệu"))
+
+
+def _vi_number(x: float) -> str:
+    """A value as the analyst reads it: 82.96 → "82,96", 1234.0 → "1234"."""
+    return f"{x:.10g}".replace(".", ",")
 
 
 def _first_bad(df: pl.DataFrame, mask: pl.Expr) -> dict[str, Any] | None:
@@ -210,12 +260,26 @@ def _first_bad(df: pl.DataFrame, mask: pl.Expr) -> dict[str, Any] | None:
     return bad.row(0, named=True) if bad.height else None
 
 
-def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path: Path) -> None:
+def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path: Path,
+                    header: dict[str, str] | None = None) -> None:
+    header = header or {}
+
+    def where(col: str) -> str:
+        return f" (cột '{header[col]}' trong tệp)" if header.get(col) and header[col] != col else ""
+
     for col in ("period", "unit_name", "indicator"):
-        bad = _first_bad(df, pl.col(col).is_null())
+        bad = _first_bad(df, pl.col(col).is_null() & (pl.col("period__raw").fill_null("").str.strip_chars() == "")
+                         if col == "period" else pl.col(col).is_null())
         if bad:
-            raise InputError(f"Ô '{col}' để trống.", f"Empty '{col}' cell.",
+            raise InputError(f"Ô '{col}' để trống{where(col)}.", f"Empty '{col}' cell.",
                              file=str(path), row=bad["row"], column=col, rule="required_value")
+    bad = _first_bad(df, pl.col("period").is_null())
+    if bad:
+        raise InputError(
+            f"Kỳ '{bad['period__raw']}' không đọc được{where('period')}: ghi NNNN-TT (ví dụ 2024-06), TT/NNNN "
+            "(6/2024), NNNN (cả năm) hoặc NNNN-Qn (quý).",
+            f"Unreadable period '{bad['period__raw']}' (expected YYYY-MM, M/YYYY, YYYY or YYYY-Qn).",
+            file=str(path), row=bad["row"], column="period", rule="period_format")
     bad = _first_bad(df, ~pl.col("indicator").str.contains(INDICATOR_PATTERN))
     if bad:
         raise InputError(
@@ -224,45 +288,60 @@ def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path
             f"Invalid indicator code '{bad['indicator']}' (lower-case snake case expected).",
             file=str(path), row=bad["row"], column="indicator", rule="indicator_code")
     for col in numbers:
-        bad = _first_bad(df, pl.col(col).is_null() & pl.col(f"{col}__raw").str.strip_chars().fill_null("").ne(""))
+        bad = _first_bad(df, pl.col(f"{col}__problem").is_not_null())
         if bad:
-            raise InputError(f"Giá trị '{bad[f'{col}__raw']}' không phải là số.", f"'{bad[f'{col}__raw']}' is not a number.",
-                             file=str(path), row=bad["row"], column=col, rule="number_format")
+            problem = bad[f"{col}__problem"]
+            vi, en = NUMBER_PROBLEMS[problem]
+            raw = sniff_short(bad[f"{col}__raw"])
+            raise InputError(f"Giá trị '{raw}' {vi}{where(col)}.", f"'{raw}' {en}.",
+                             file=str(path), row=bad["row"], column=col,
+                             rule="number_format" if problem == "not_number" else problem)
         bad = _first_bad(df, pl.col(col) < 0)
         if bad:
-            raise InputError("Số liệu âm.", "Negative value.", file=str(path), row=bad["row"], column=col, rule="non_negative")
+            raise InputError(f"Số liệu âm ({bad[col]:g}){where(col)}: số hồ sơ và điểm không được âm.",
+                             f"Negative value ({bad[col]:g}).", file=str(path), row=bad["row"], column=col,
+                             rule="non_negative")
     for col in bools:
         bad = _first_bad(df, pl.col(col).is_null())
         if bad:
-            raise InputError(f"Giá trị '{bad[f'{col}__raw']}' không hiểu được (dùng có/không).",
+            raise InputError(f"Giá trị '{bad[f'{col}__raw']}' không hiểu được (dùng có/không){where(col)}.",
                              f"'{bad[f'{col}__raw']}' is not a yes/no value.",
                              file=str(path), row=bad["row"], column=col, rule="boolean_format")
     if "denominator" in df.columns:
         bad = _first_bad(df, pl.col("numerator") > pl.col("denominator"))
         if bad:
             raise InputError(
-                f"Tử số ({bad['numerator']:g}) lớn hơn mẫu số ({bad['denominator']:g}) ở chỉ tiêu {bad['indicator']}.",
+                f"Tử số ({bad['numerator']:g}) lớn hơn mẫu số ({bad['denominator']:g}) ở chỉ tiêu {bad['indicator']}, "
+                f"đơn vị {bad['unit_name']}.",
                 "Numerator greater than denominator.",
                 file=str(path), row=bad["row"], column="numerator", rule="numerator_le_denominator")
+    if "source_score" in df.columns and "source_max" in df.columns:
+        bad = _first_bad(df, pl.col("source_score") > pl.col("source_max") + 1e-9)
+        if bad:
+            raise InputError(
+                f"Điểm nguồn ({bad['source_score']:g}) vượt điểm tối đa nguồn ({bad['source_max']:g}) ở chỉ tiêu "
+                f"{bad['indicator']}, đơn vị {bad['unit_name']}.",
+                "Source score above its maximum.", file=str(path), row=bad["row"], column="source_score",
+                rule="score_le_max")
     unit_key = "unit_code" if "unit_code" in df.columns else "unit_name"
     dup = df.filter(pl.len().over("period", unit_key, "indicator") > 1)
     if dup.height:
         r = dup.row(0, named=True)
+        first = dup.filter((pl.col(unit_key) == r[unit_key]) & (pl.col("indicator") == r["indicator"]))["row"].to_list()
         raise InputError(
-            f"Chỉ tiêu {r['indicator']} của đơn vị {r['unit_name']} kỳ {r['period']} xuất hiện nhiều lần.",
-            "Duplicate period × unit × indicator row.",
+            f"Chỉ tiêu {r['indicator']} của đơn vị {r['unit_name']} kỳ {r['period']} xuất hiện nhiều lần "
+            f"(dòng {', '.join(map(str, first[:5]))}): đơn vị bị lặp, xóa dòng thừa.",
+            "Duplicate period × unit × indicator row (duplicated unit).",
             file=str(path), row=r["row"], column="indicator", rule="unique_rows")
 
 
-def _is_xlsx(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(4) == b"PK\x03\x04"
+def sniff_short(text: Any, n: int = 60) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def _is_json(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head[:1] in (b"{", b"[")
+def _is_json_text(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[")
 
 
 def read_counts(path: str | Path) -> pl.DataFrame:
@@ -278,13 +357,24 @@ def read_counts(path: str | Path) -> pl.DataFrame:
             return read_qd1187(path)
         raise InputError("Thư mục không có unit_counts.csv (bản chép QĐ 1187).",
                          "Directory without unit_counts.csv.", file=str(path), rule="unknown_format")
+    return read_counts_located(path).drop("source_row")
+
+
+def read_counts_located(path: str | Path) -> pl.DataFrame:
+    """``read_counts`` of one file plus ``source_row``: the template row, or the unit's
+    position in the portal's ``unitsDetail``, of every counts row (for error messages)."""
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(2, "No such file", str(path))
-    if _is_json(path):
-        from .portal import read_portal
+    data = path.read_bytes()
+    if sniff.is_xlsx(data):
+        return _read_template(path)
+    text, _ = sniff.decode(data, str(path))
+    if _is_json_text(text):
+        from .portal import _read_portal
 
-        return read_portal(path)
-    return read_template(path)
+        return _read_portal(path, text)
+    return _read_template(path, text)
 
 
 # ---------------------------------------------------------------------------

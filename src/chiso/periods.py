@@ -21,7 +21,7 @@ import polars as pl
 import yaml
 
 from . import counts as _counts
-from . import validation
+from . import sniff, validation
 from .errors import InputError
 from .io import atomic_write_text, write_parquet
 from .params import load_methodology, load_params
@@ -108,26 +108,89 @@ def known_units(period: str, root: Path, codes: list[str]) -> list[str]:
 def read_period_counts(period: str, root: Path) -> tuple[pl.DataFrame, list[Path]]:
     """Every export of the period stacked; names and groups taken from the unit registry
     when there is one (sources spell them differently)."""
+    counts, files, _ = _read_period(period, root)
+    return counts.drop("source_row"), files
+
+
+def _read_period(period: str, root: Path) -> tuple[pl.DataFrame, list[Path], pl.DataFrame]:
+    """``read_period_counts`` plus ``source_row`` and the repairs accepted while reading."""
     files = input_files(period, root)
-    frames = [_counts.read_counts(f).with_columns(pl.lit(f.name).alias("source_file")) for f in files]
+    with sniff.collect_repairs() as repairs:
+        frames = [_counts.read_counts_located(f).with_columns(pl.lit(f.name).alias("source_file")) for f in files]
     counts = pl.concat(frames, how="diagonal_relaxed")
     if (root / "data" / "raw" / "units" / "registry.csv").exists():
         from .units import load_registry
 
         reg = load_registry(root).select("unit_code", pl.col("unit_name").alias("_name"), pl.col("unit_group").alias("_group"))
-        counts = (counts.join(reg.unique("unit_code"), on="unit_code", how="left")
+        counts = (counts.join(reg.unique("unit_code"), on="unit_code", how="left", maintain_order="left")
                   .with_columns(pl.coalesce("_name", "unit_name").alias("unit_name"),
                                 pl.coalesce("_group", "unit_group").alias("unit_group"))
                   .drop("_name", "_group"))
-    return counts, files
+    return counts, files, sniff.repairs_frame(repairs)
+
+
+def _coverage_results(counts: pl.DataFrame, known: list[str], registry: bool) -> list[dict[str, Any]]:
+    """Warnings for a half-filled month: registry units without any row, and units that
+    lack indicators the other units of the same file have."""
+    out = []
+    present = set(counts["unit_code"].drop_nulls().to_list())
+    absent = sorted(set(known) - present) if registry else []
+    out.append({
+        "expectation": "chiso_units_reported", "column": "unit_code", "severity": "warning",
+        "success": not absent, "n_unexpected": len(absent), "units": absent[:50], "values": [],
+        "rule_vi": "Mọi đơn vị còn hiệu lực trong danh mục nên có số liệu trong kỳ (tháng chưa đủ số liệu?)",
+        "rule_en": "every registry unit of the period has data", "files": [], "rows": [],
+    })
+    per_file = (counts.filter(~pl.col("indicator").str.starts_with("group_"))
+                .group_by("source_file", "unit_code", "unit_name").agg(pl.col("indicator").unique())
+                .with_columns(pl.col("indicator").list.len().alias("n"))
+                .with_columns(pl.col("n").max().over("source_file").alias("n_max")))
+    short = per_file.filter(pl.col("n") < pl.col("n_max")).sort("source_file", "unit_code")
+    missing: list[str] = []
+    if short.height:
+        full = (counts.group_by("source_file").agg(pl.col("indicator").unique().alias("all")))
+        gaps = short.join(full, on="source_file").with_columns(
+            pl.col("all").list.set_difference("indicator").list.sort().alias("missing"))
+        missing = sorted({m for ms in gaps["missing"].to_list() for m in ms if not m.startswith("group_")})
+    out.append({
+        "expectation": "chiso_indicators_complete", "column": "indicator", "severity": "warning",
+        "success": short.height == 0, "n_unexpected": short.height,
+        "units": short["unit_name"].cast(pl.String).to_list()[:50], "values": missing[:20],
+        "rule_vi": "Mỗi đơn vị nên có đủ các chỉ tiêu mà các đơn vị khác trong cùng tệp có (chỉ tiêu thiếu không được "
+                   "chấm điểm)",
+        "rule_en": "units have the indicators the other units of the same file have", "files": [], "rows": [],
+    })
+    return out
+
+
+def _read_failure(exc: InputError, file: str) -> validation.ValidationOutcome:
+    """An outcome for a file that could not be read at all (shown in validation.html)."""
+    row = {"expectation": exc.rule or "input", "column": exc.column, "severity": "critical", "success": False,
+           "n_unexpected": 1, "units": [], "values": [], "rule_vi": exc.message_vi, "rule_en": exc.message_en,
+           "files": [exc.file or file], "rows": [exc.row] if exc.row is not None else []}
+    return validation.ValidationOutcome(suite="counts", file=exc.file or file,
+                                        results=pl.DataFrame([row], schema=validation.RESULT_SCHEMA))
 
 
 def ingest_period(period: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> validation.ValidationOutcome:
-    """Read every export of the period, validate them together and write counts.parquet."""
+    """Read every export of the period, validate them together and write counts.parquet.
+
+    A file that cannot be read, or a critical rule broken, stops here with an
+    ``InputError`` naming file, row, column and rule; ``validation.json`` and
+    ``reports/<period>/validation.html`` say why, and list the repairs accepted.
+    """
     root = Path(root)
     period = check_period(period)
     params = load_params(root / params_file)
-    counts, files = read_period_counts(period, root)
+    from .reports.validation import write_period_validation_report
+
+    try:
+        counts, files, repairs = _read_period(period, root)
+    except InputError as exc:
+        failed = _read_failure(exc, str(raw_dir(period, root)))
+        atomic_write_text(processed_dir(period, root) / "validation.json", failed.to_json())
+        write_period_validation_report(failed, period, reports_dir(period, root) / "validation.html")
+        raise
     metrics = set()
     for mid in methodology_ids(params):
         meth = load_methodology(mid, params)
@@ -137,15 +200,21 @@ def ingest_period(period: str, params_file: str | Path = "params.yaml", root: st
         for ind in meth.indicators:
             metrics |= set((ind.rule.get("levels") or {}))
             metrics.add((ind.rule.get("condition") or {}).get("metric"))
-    parameters = {"periods": [period], "known_units": known_units(period, root, counts["unit_code"].drop_nulls().to_list()),
-                  "known_metrics": sorted(m for m in metrics if m)}
+    known = known_units(period, root, counts["unit_code"].drop_nulls().to_list())
+    parameters = {"periods": [period], "known_units": known, "known_metrics": sorted(m for m in metrics if m)}
     outcome = validation.run_suite(counts, "counts", parameters, ", ".join(str(f) for f in files), index_column="unit_name")
+    registry = (root / "data" / "raw" / "units" / "registry.csv").exists()
+    outcome.results = pl.concat([outcome.results,
+                                 pl.DataFrame(_coverage_results(counts, known, registry), schema=validation.RESULT_SCHEMA)])
+    outcome.repairs = repairs
+    # locations name the file as the analyst finds it (data/raw/<period>/<file>)
+    paths = {f.name: str(f) for f in files}
+    outcome.results = outcome.results.with_columns(
+        pl.col("files").list.eval(pl.element().replace(paths)))
     atomic_write_text(processed_dir(period, root) / "validation.json", outcome.to_json())
-    from .reports.validation import write_period_validation_report
-
     write_period_validation_report(outcome, period, reports_dir(period, root) / "validation.html")
     validation.raise_on_failure(outcome)
-    write_parquet(counts.sort("unit_code", "indicator"), processed_dir(period, root) / "counts.parquet")
+    write_parquet(counts.drop("source_row").sort("unit_code", "indicator"), processed_dir(period, root) / "counts.parquet")
     return outcome
 
 

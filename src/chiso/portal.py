@@ -11,11 +11,18 @@ Every metric becomes one counts row (canonical lower-case code, see
 the group's printed score, so a capture that omits a group's metrics still keeps
 the group score (scored as "carried from source, not recomputed"). Nothing is
 invented: a metric the capture does not give has no row.
+
+The file is read through ``chiso.sniff`` (BOM, UTF-16, legacy encodings, NFC names:
+repairs recorded) and checked: a capture that is not the portal's structure, a
+duplicated unit, a count that is text, negative, or a numerator above its
+denominator raise ``InputError``, whose ``row`` is the unit's position (1-based)
+in ``unitsDetail`` and whose ``column`` is the JSON field.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,7 @@ import polars as pl
 
 from . import methodology as _methodology
 from .counts import BASIS_CARRIED, BASIS_RECOMPUTED, UNIT_COLUMNS, indicator_points, normalize_counts, unit_table
+from . import sniff
 from .errors import InputError
 
 # National metric code → canonical counts code (anything else: the code lower-cased).
@@ -51,28 +59,45 @@ UNIT_GROUPS = {"AGENCY": "Sở, ban, ngành cấp tỉnh", "COMMUNE": "UBND xã,
 GROUP_ORDER = ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDSH", "MDHL")
 
 
-def _load(path_or_data: str | Path | dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _load(path_or_data: str | Path | dict[str, Any], text: str | None = None) -> tuple[dict[str, Any], str]:
+    """The capture as a dict; the file is read through ``chiso.sniff`` (BOM, encoding, NFC:
+    repairs recorded) and its shape checked (``InputError`` otherwise)."""
     if isinstance(path_or_data, dict):
-        return path_or_data, "<dữ liệu>"
-    path = Path(path_or_data)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"Tệp JSON không đọc được (dòng {exc.lineno}).", "Invalid JSON.",
-                         file=str(path), row=exc.lineno, rule="json_format") from exc
+        data, name = path_or_data, "<dữ liệu>"
+    else:
+        path = Path(path_or_data)
+        name = str(path)
+        if text is None:
+            text, _ = sniff.read_text(path)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"Tệp JSON không đọc được (dòng {exc.lineno}, cột {exc.colno}: {exc.msg}); tệp tải về "
+                             "có thể bị cắt cụt, tải lại từ Hệ thống quản trị của Cổng DVCQG.",
+                             f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+                             file=name, row=exc.lineno, column=f"ký tự {exc.colno}", rule="json_format") from exc
     if not isinstance(data, dict) or not isinstance(data.get("unitsDetail"), list):
-        raise InputError("Tệp JSON không có danh sách đơn vị 'unitsDetail' của Cổng DVCQG.",
-                         "JSON without 'unitsDetail'.", file=str(path), column="unitsDetail", rule="portal_format")
-    return data, str(path)
+        keys = ", ".join(list(data)[:8]) if isinstance(data, dict) else type(data).__name__
+        raise InputError("Tệp JSON không có danh sách đơn vị 'unitsDetail' của Cổng DVCQG (không phải tệp chi tiết "
+                         f"chỉ số tải từ Hệ thống quản trị; tệp có: {keys}).",
+                         f"JSON without the portal's 'unitsDetail' list (found: {keys}).",
+                         file=name, column="unitsDetail", rule="portal_format")
+    if not isinstance(data.get("metadata") or {}, dict):
+        raise InputError("Mục 'metadata' của tệp JSON phải là một đối tượng (năm, kỳ).", "'metadata' is not an object.",
+                         file=name, column="metadata", rule="portal_format")
+    return data, name
 
 
 def period_of(meta: dict[str, Any]) -> str:
     """"2026" (year to date), "2026-03" (month) or "2026-Q1" (quarter)."""
     year, kind, period = meta.get("year"), meta.get("timeType"), meta.get("period")
-    if kind == "month" and period:
-        return f"{year}-{int(period):02d}"
-    if kind == "quarter" and period:
-        return f"{year}-Q{int(period)}"
+    try:
+        if kind == "month" and period:
+            return f"{int(year)}-{int(period):02d}"
+        if kind == "quarter" and period:
+            return f"{int(year)}-Q{int(period)}"
+    except (TypeError, ValueError):
+        return str(meta.get("periodLabel") or "")
     return str(year if year is not None else meta.get("periodLabel", ""))
 
 
@@ -83,55 +108,144 @@ def _component(unit: dict[str, Any], group: str) -> dict[str, Any] | None:
     return None
 
 
+def _number(value: Any, name: str, row: int, field: str, where: str) -> float | None:
+    """A count or score of the capture: a JSON number or null (text numbers are refused)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"Giá trị '{str(value)[:40]}' của {field} ({where}, đơn vị thứ {row} trong 'unitsDetail') "
+                         "phải là số JSON, không phải chuỗi.",
+                         f"{field} ({where}) must be a number, got {type(value).__name__}.",
+                         file=name, row=row, column=field, rule="portal_number")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"Giá trị {field} ({where}) không hợp lệ.", f"{field} ({where}) is not finite.",
+                         file=name, row=row, column=field, rule="portal_number")
+    return float(value)
+
+
 def read_portal(path_or_data: str | Path | dict[str, Any]) -> pl.DataFrame:
     """Counts table of a portal capture (see the module docstring)."""
-    data, name = _load(path_or_data)
+    return _read_portal(path_or_data).drop("source_row")
+
+
+def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = None) -> pl.DataFrame:
+    """``read_portal`` plus ``source_row``: the unit's position (1-based) in ``unitsDetail``."""
+    data, name = _load(path_or_data, text)
     period = period_of(data.get("metadata") or {})
     rows: list[dict[str, Any]] = []
+    codes: dict[str, int] = {}
+    renamed: list[tuple[int, str, str]] = []
     for i, unit in enumerate(data["unitsDetail"]):
+        row = i + 1
+        if not isinstance(unit, dict):
+            raise InputError(f"Phần tử thứ {row} của 'unitsDetail' không phải là một đơn vị (đối tượng JSON).",
+                             f"unitsDetail[{i}] is not an object.", file=name, row=row, column="unitsDetail",
+                             rule="portal_unit")
         code = unit.get("departmentCode") or unit.get("departmentId")
-        if not code or not unit.get("departmentName"):
-            raise InputError("Đơn vị thiếu mã hoặc tên.", "Unit without code or name.",
-                             file=name, row=i + 1, column="departmentCode", rule="portal_unit")
-        base = {"period": period, "unit_code": code, "unit_name": unit["departmentName"],
-                "unit_group": UNIT_GROUPS.get(unit.get("childGroup"), unit.get("childGroup") or "")}
+        if not isinstance(code, (str, int)) or isinstance(code, bool) or not str(code).strip() \
+                or not isinstance(unit.get("departmentName"), str) or not unit["departmentName"].strip():
+            raise InputError(f"Đơn vị thứ {row} trong 'unitsDetail' thiếu mã (departmentCode) hoặc tên (departmentName).",
+                             f"unitsDetail[{i}]: unit without code or name.",
+                             file=name, row=row, column="departmentCode", rule="portal_unit")
+        code = str(code).strip()
+        if code in codes:
+            raise InputError(f"Đơn vị {code} ({unit['departmentName']}) xuất hiện hai lần trong 'unitsDetail' "
+                             f"(đơn vị thứ {codes[code]} và thứ {row}): đơn vị bị lặp, xóa một lần xuất hiện.",
+                             f"Duplicated unit {code} (positions {codes[code]} and {row}).",
+                             file=name, row=row, column="departmentCode", rule="duplicate_unit")
+        codes[code] = row
+        unit_name = unicodedata.normalize("NFC", unit["departmentName"]).strip()
+        if unit_name != unit["departmentName"]:
+            renamed.append((row, unit["departmentName"], unit_name))
+        child = unit.get("childGroup")
+        if child is not None and not isinstance(child, str):
+            raise InputError("Nhóm đơn vị 'childGroup' phải là chữ (AGENCY, COMMUNE …).", "childGroup is not a string.",
+                             file=name, row=row, column="childGroup", rule="portal_format")
+        base = {"period": period, "unit_code": code, "unit_name": unit_name,
+                "unit_group": UNIT_GROUPS.get(child, child or ""), "source_row": row}
         group_scores = unit.get("groupScores") or {}
+        components = unit.get("componentIndicators") or {}
+        if not isinstance(group_scores, dict) or not isinstance(components, dict):
+            raise InputError("'groupScores' và 'componentIndicators' của đơn vị phải là đối tượng JSON.",
+                             "groupScores/componentIndicators must be objects.", file=name, row=row,
+                             column="componentIndicators", rule="portal_format")
         groups = list(dict.fromkeys([*GROUP_ORDER, *group_scores]))
         for group in groups:
             comp = _component(unit, group) or {}
-            score = comp.get("score", group_scores.get(group))
+            where = f"đơn vị {code}, nhóm {group}"
+            score = _number(comp.get("score", group_scores.get(group)), name, row, "score", where)
             if score is None and not comp:
                 continue
             rows.append({**base, "indicator": f"group_{group.lower()}", "numerator": None, "denominator": None,
-                         "provisional": False, "source_score": score, "source_max": comp.get("maxScore"),
+                         "provisional": False, "source_score": score,
+                         "source_max": _number(comp.get("maxScore"), name, row, "maxScore", where),
                          "available": False, "note": None})
             for mcode, (num_f, den_f) in FIELD_METRICS.get(group, {}).items():
                 if num_f in comp or den_f in comp:
-                    num, den = comp.get(num_f), comp.get(den_f)
+                    num = _number(comp.get(num_f), name, row, num_f, where)
+                    den = _number(comp.get(den_f), name, row, den_f, where)
                     is_own = group == "TDGQ"
                     rows.append({**base, "indicator": mcode, "numerator": num, "denominator": den,
                                  "provisional": False,
-                                 "source_score": comp.get("score") if is_own else None,
-                                 "source_max": comp.get("maxScore") if is_own else None,
-                                 "available": num is not None and den is not None, "note": None})
-            for m in comp.get("metrics") or []:
+                                 "source_score": _number(comp.get("score"), name, row, "score", where) if is_own else None,
+                                 "source_max": _number(comp.get("maxScore"), name, row, "maxScore", where)
+                                 if is_own else None,
+                                 "available": num is not None and den is not None, "note": None,
+                                 "_fields": (num_f, den_f)})
+            metrics = comp.get("metrics") or []
+            if not isinstance(metrics, list):
+                raise InputError(f"'metrics' của nhóm {group} phải là một danh sách.", f"metrics of {group} is not a list.",
+                                 file=name, row=row, column=f"{group}.metrics", rule="portal_format")
+            for m in metrics:
+                if not isinstance(m, dict) or not isinstance(m.get("code"), str) or not m["code"].strip():
+                    raise InputError(f"Một chỉ tiêu của nhóm {group} không có mã ('code').",
+                                     f"A metric of {group} has no code.", file=name, row=row,
+                                     column=f"{group}.metrics", rule="portal_format")
+                mwhere = f"đơn vị {code}, chỉ tiêu {m['code']}"
                 status = m.get("dataQualityStatus")
                 note = f"{status}: {m.get('dataQualityMessage', '')}".strip() if status else None
-                num, den = m.get("numerator"), m.get("denominator")
+                num = _number(m.get("numerator"), name, row, "numerator", mwhere)
+                den = _number(m.get("denominator"), name, row, "denominator", mwhere)
                 rows.append({**base, "indicator": METRIC_CODES.get(m["code"], str(m["code"]).lower()),
                              "numerator": num, "denominator": den, "provisional": status is not None,
-                             "source_score": m.get("score"), "source_max": m.get("maxScore"),
-                             "available": num is not None and den is not None, "note": note})
+                             "source_score": _number(m.get("score"), name, row, "score", mwhere),
+                             "source_max": _number(m.get("maxScore"), name, row, "maxScore", mwhere),
+                             "available": num is not None and den is not None, "note": note,
+                             "_fields": (f"{m['code']}.numerator", f"{m['code']}.denominator")})
         for mcode, (group, field) in COUNT_FIELDS.items():
             comp = _component(unit, group) or {}
             if field in comp:
-                rows.append({**base, "indicator": mcode, "numerator": comp[field], "denominator": None,
+                num = _number(comp[field], name, row, field, f"đơn vị {code}, nhóm {group}")
+                rows.append({**base, "indicator": mcode, "numerator": num, "denominator": None,
                              "provisional": False, "source_score": None, "source_max": None,
-                             "available": comp[field] is not None, "note": None})
+                             "available": num is not None, "note": None, "_fields": (field, field)})
+    for r in rows:
+        fields = r.pop("_fields", ("numerator", "denominator"))
+        for value, field in ((r["numerator"], fields[0]), (r["denominator"], fields[1])):
+            if value is not None and value < 0:
+                raise InputError(f"Số liệu âm ({value:g}) ở {field}, đơn vị {r['unit_code']} (đơn vị thứ {r['source_row']} "
+                                 f"trong 'unitsDetail'), chỉ tiêu {r['indicator']}.",
+                                 f"Negative count ({value:g}) in {field}.", file=name, row=r["source_row"],
+                                 column=field, rule="non_negative")
+        if r["numerator"] is not None and r["denominator"] is not None and r["numerator"] > r["denominator"]:
+            raise InputError(
+                f"Tử số ({r['numerator']:g}) lớn hơn mẫu số ({r['denominator']:g}) ở chỉ tiêu {r['indicator']}, "
+                f"đơn vị {r['unit_code']} ({r['unit_name']}, đơn vị thứ {r['source_row']} trong 'unitsDetail').",
+                "Numerator greater than denominator.",
+                file=name, row=r["source_row"], column=fields[0], rule="numerator_le_denominator")
+    if renamed:
+        row, before, after = renamed[0]
+        sniff.record(sniff.Repair(name, "nfc", "Tên đơn vị dạng tổ hợp (NFD) hoặc có khoảng trắng thừa đã được "
+                                               "chuẩn hóa (NFC).", "Unit names normalised (NFC, spaces).",
+                                  column="departmentName", rows=tuple(r for r, _, _ in renamed[:sniff.EXAMPLES]),
+                                  n=len(renamed), before=before.encode("unicode_escape").decode("ascii")[:60],
+                                  after=after))
     schema = {"period": pl.String, "unit_code": pl.String, "unit_name": pl.String, "unit_group": pl.String,
               "indicator": pl.String, "numerator": pl.Float64, "denominator": pl.Float64, "provisional": pl.Boolean,
-              "source_score": pl.Float64, "source_max": pl.Float64, "available": pl.Boolean, "note": pl.String}
-    return normalize_counts(pl.DataFrame(rows, schema=schema))
+              "source_score": pl.Float64, "source_max": pl.Float64, "available": pl.Boolean, "note": pl.String,
+              "source_row": pl.Int64}
+    frame = pl.DataFrame(rows, schema=schema)
+    return normalize_counts(frame).with_columns(frame["source_row"])
 
 
 def read_units(path_or_data: str | Path | dict[str, Any]) -> pl.DataFrame:

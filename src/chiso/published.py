@@ -56,7 +56,7 @@ def read_meta(csv_path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"Tệp mô tả {path.name} không đúng cú pháp YAML: {getattr(exc, 'problem', exc)}.",
-                         f"Invalid YAML in {path.name}: {exc}.", file=str(path),
+                         f"Invalid YAML in {path.name}: {getattr(exc, 'problem', None) or type(exc).__name__}.", file=str(path),
                          row=mark.line + 1 if mark else None, rule="meta_format") from exc
     if meta is None:
         meta = {}

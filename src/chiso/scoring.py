@@ -29,14 +29,24 @@ def effective_points(points: pl.LazyFrame | pl.DataFrame, meth: Methodology) -> 
     )
 
 
+def _stable_sum(col: str) -> pl.Expr:
+    """A sum that does not depend on how polars splits a group across threads.
+
+    A parallel group-by adds partial sums in a varying order, so the last bit of a float
+    total changes from run to run (65.21 vs 65.21000000000001). Points carry at most a
+    few decimals; rounding the sum to 9 decimals removes that noise and nothing else.
+    """
+    return pl.col(col).sum().round(9)
+
+
 def unit_scores(points: pl.LazyFrame | pl.DataFrame, meth: Methodology,
                 keys: tuple[str, ...] = UNIT_KEYS) -> pl.DataFrame:
     """Total, applicable max, converted score, tier and rank of every unit."""
     r = meth.rounding
     lf = effective_points(points, meth)
     agg = lf.group_by(list(keys)).agg(
-        pl.col("points_counted").sum().alias("total"),
-        pl.col("max_counted").sum().alias("applicable_max"),
+        _stable_sum("points_counted").alias("total"),
+        _stable_sum("max_counted").alias("applicable_max"),
         pl.col("applicable").sum().alias("n_applicable"),
         pl.len().alias("n_indicators"),
     )
@@ -64,7 +74,7 @@ def group_scores(points: pl.LazyFrame | pl.DataFrame, meth: Methodology,
     order = {g["code"]: i for i, g in enumerate(meth.groups)}
     return (
         lf.group_by([*keys, "group"])
-        .agg(pl.col("points_counted").sum().alias("points"), pl.col("max_counted").sum().alias("max"))
+        .agg(_stable_sum("points_counted").alias("points"), _stable_sum("max_counted").alias("max"))
         .with_columns((pl.col("max") - pl.col("points")).alias("lost"),
                       pl.col("group").replace_strict(order, return_dtype=pl.Int32).alias("group_order"))
         .sort([*keys, "group_order"])

@@ -575,6 +575,7 @@ class UncertaintyResult:
     tiers: pl.DataFrame            # unit × tier: probability
     settings: dict[str, Any]
     draws: dict[str, np.ndarray] | None = None   # converted, rank, tier (draws × rows) when kept
+    seconds: float = 0.0           # wall time of the simulation (printed, never written to data/processed)
 
 
 def _chunk_size(model: Model, chunk: int | None) -> int:
@@ -660,8 +661,8 @@ def monte_carlo(source: pl.DataFrame | Model, meth: Methodology | None = None, *
     summary, tiers = _summarise(model, acc["rank_hist"].reshape(U, R), acc["tier_hist"].reshape(U, n_t + 1),
                                 acc["s1"], acc["s2"], acc["cmin"], acc["cmax"], nominal_rank, draws, quantiles)
     settings = settings_of(model, draws=draws, seed=seed, quantiles=quantiles)
-    settings["seconds"] = round(seconds, 3)
     return UncertaintyResult(
+        seconds=round(seconds, 3),
         summary=summary, tiers=tiers, settings=settings,
         draws={k: np.concatenate([x[i] for x in kept]) for i, k in enumerate(("converted", "rank", "tier"))}
         if keep_draws else None)
@@ -889,7 +890,8 @@ def run_study(source: pl.DataFrame, meth: Methodology, knobs: Mapping[str, Any])
         except ImportError:   # SALib not installed: the Monte Carlo and remove-one results still stand
             mc.settings["notes"].append("Chưa cài SALib: bỏ qua chỉ số Sobol.")
     mc.settings["robust_probability"] = float(k["robust_probability"])
-    return {"summary": mc.summary, "tiers": mc.tiers, "remove_one": ro, "sobol": so, "settings": mc.settings}
+    return {"summary": mc.summary, "tiers": mc.tiers, "remove_one": ro, "sobol": so, "settings": mc.settings,
+            "seconds": mc.seconds}
 
 
 def write_results(results: Mapping[str, Any], folder: str | Path) -> list[Path]:
@@ -973,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
     flagged = res["summary"].filter(pl.col("p_tier") < s["robust_probability"]).height
     print(f"{args.table_id}: {fmt_count(s['draws'])} lần mô phỏng, {fmt_units(s['rows'])} đơn vị; "
           f"{fmt_units(flagged)} đơn vị có xếp loại chưa vững (xác suất giữ xếp loại dưới "
-          f"{fmt_num(100 * s['robust_probability'], 0, strip=True)} %); {fmt_num(s['seconds'], 2)} giây.")
+          f"{fmt_num(100 * s['robust_probability'], 0, strip=True)} %); {fmt_num(res['seconds'], 2)} giây.")
     return 0
 
 

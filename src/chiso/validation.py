@@ -190,6 +190,6 @@ def raise_on_failure(outcome: ValidationOutcome) -> None:
         "Dữ liệu đầu vào không đạt kiểm tra bắt buộc, dừng xử lý kỳ này (các kết quả đã có không bị thay đổi):\n"
         + outcome.error_message(),
         "Input failed critical expectations: "
-        + "; ".join(f"{r['column']}: {r['rule_en']}" for r in outcome.critical_failures.iter_rows(named=True)),
+        + "; ".join(f"{r['column'] or 'table'}: {r['rule_en']}" for r in outcome.critical_failures.iter_rows(named=True)),
         file=file, row=row, column=first["column"], rule=first["expectation"],
     )

@@ -151,7 +151,8 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
     title = ("KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI CHẤT LƯỢNG PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP TRONG GIẢI QUYẾT TTHC, DVC "
              f"THEO THỜI GIAN THỰC TRÊN MÔI TRƯỜNG ĐIỆN TỬ {area.upper()} THÁNG {month} NĂM {year}")
     blocks.append(doc.Section(appendix(
-        meth, points, units.join(points.select("unit_group", "unit", "row").unique(), on=["unit_group", "unit"]),
+        meth, points, units.join(points.select("unit_group", "unit", "row").unique(maintain_order=True), on=["unit_group", "unit"],
+                          maintain_order="left"),
         title, flagged=flagged, order="row"), landscape=True))
 
     # Lineage

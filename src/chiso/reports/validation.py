@@ -36,10 +36,45 @@ def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc
             r["rule_vi"],
             units or "-",
             values or "-",
+            _where(r) or "-",
         ])
-    blocks.append(doc.Table(columns=["Kết quả", "Mức độ", "Cột", "Quy tắc", "Đơn vị vi phạm", "Giá trị vi phạm"],
+    blocks.append(doc.Table(columns=["Kết quả", "Mức độ", "Cột", "Quy tắc", "Đơn vị vi phạm", "Giá trị vi phạm",
+                                     "Vị trí trong tệp"],
                             rows=rows, sortable=True, searchable=True,
                             caption="Kết quả từng quy tắc kiểm tra"))
+    blocks.extend(repair_blocks(getattr(outcome, "repairs", None)))
+    return blocks
+
+
+REPAIRS_HEADING = "Dữ liệu đã được tự động sửa"
+
+
+def _where(r: dict) -> str:
+    by_file: dict[str, list[str]] = {}
+    for f, row in zip(r.get("files") or [], r.get("rows") or [], strict=False):
+        by_file.setdefault(Path(f).name if f else "", []).append(str(row))
+    return "; ".join((f"{f}: " if f else "") + "dòng " + ", ".join(rows[:6]) + (" …" if len(rows) > 6 else "")
+                     for f, rows in by_file.items())
+
+
+def repair_blocks(repairs) -> list[doc.Block]:
+    """What was repaired automatically while reading the inputs: always shown, so that
+    no repair is silent (an empty list says so)."""
+    blocks: list[doc.Block] = [doc.Heading(REPAIRS_HEADING, 2)]
+    if repairs is None or repairs.height == 0:
+        blocks.append(doc.Paragraph("Không có ô hoặc tệp nào phải tự động sửa: dữ liệu được đọc đúng như trong tệp."))
+        return blocks
+    blocks.append(doc.Paragraph(
+        f"Khi đọc tệp, chiso đã tự động sửa {fmt_units(repairs.height)} loại lỗi trình bày dưới đây (không làm thay đổi "
+        "ý nghĩa số liệu). Kiểm tra lại các ví dụ; nếu cách sửa không đúng, sửa tệp nguồn rồi chạy lại."))
+    rows = []
+    for r in repairs.iter_rows(named=True):
+        shown = [str(x) for x in (r["rows"] or [])]
+        lines = ", ".join(shown) + (" …" if shown and (r["n"] or 0) > len(shown) else "")
+        example = f"{r['before']} → {r['after']}" if (r["before"] or r["after"]) else "-"
+        rows.append([Path(r["file"]).name, r["column"] or "(cả tệp)", lines or "-", str(r["n"]), r["message_vi"], example])
+    blocks.append(doc.Table(columns=["Tệp", "Cột", "Dòng", "Số ô/dòng", "Đã sửa", "Ví dụ (trước → sau)"], rows=rows,
+                            sortable=True, searchable=True, caption=REPAIRS_HEADING))
     return blocks
 
 
