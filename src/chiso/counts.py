@@ -75,6 +75,12 @@ TEMPLATE_ALIASES: dict[str, tuple[str, ...]] = {
     "note": ("note", "ghi chú"),
 }
 REQUIRED_TEMPLATE_COLUMNS = ("period", "unit_name", "indicator", "numerator")
+
+
+def _vi_header(code: str) -> str:
+    """The template's Vietnamese header for a column code ('indicator' → 'Chỉ tiêu (indicator)')."""
+    vi = next((a for a in TEMPLATE_ALIASES[code] if not a.isascii()), code)
+    return f"{vi[:1].upper()}{vi[1:]} ({code})" if vi != code else code
 TRUE_WORDS = ("true", "1", "x", "có", "co", "yes", "đúng", "tạm")
 FALSE_WORDS = ("false", "0", "không", "khong", "no", "sai", "")
 INDICATOR_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -176,7 +182,8 @@ def _read_template(path: Path, text: str | None = None) -> pl.DataFrame:
     missing = [c for c in REQUIRED_TEMPLATE_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(
-            f"Thiếu cột bắt buộc: {', '.join(missing)} (xem docs/counts-template.md; tiêu đề đọc được: "
+            f"Thiếu cột bắt buộc: {', '.join(_vi_header(c) for c in missing)} (xem docs/counts-template.md; "
+            f"tiêu đề đọc được: "
             f"{', '.join(h for h in table.header[:12] if h) or 'không có'}).",
             f"Missing required columns: {', '.join(missing)}.",
             file=file, row=table.header_line, column=missing[0], rule="required_columns",
