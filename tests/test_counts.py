@@ -94,13 +94,13 @@ def test_template_errors_name_row_column_rule(tmp_path, body, column, rule):
 def test_template_missing_required_column(tmp_path):
     f = tmp_path / "c.csv"
     f.write_text("Kỳ,Tên đơn vị,Tử số\n2024-06,Xã A,1\n", encoding="utf-8")
-    with pytest.raises(InputError, match="Thiếu cột bắt buộc: indicator"):
+    with pytest.raises(InputError, match="Thiếu cột bắt buộc: Chỉ tiêu \\(indicator\\)"):
         counts.read_template(f)
 
 
 def test_read_counts_detects_by_content(tmp_path):
     json_copy = tmp_path / "portal.txt"  # no extension: detected by content
-    json_copy.write_text((ROOT.parent / "shared/data/national-portal/details_GiaLai_10102026.json").read_text(encoding="utf-8"))
+    json_copy.write_text((ROOT / "data/raw/national-portal/details_GiaLai_10102026.json").read_text(encoding="utf-8"))
     assert counts.read_counts(json_copy)["unit_code"].n_unique() == 149
     assert counts.read_counts(EXAMPLE)["unit_code"].n_unique() == 3
     with pytest.raises(FileNotFoundError):

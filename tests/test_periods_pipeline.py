@@ -9,11 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from .pipeline_utils import ROOT, copy_repo, run, stages_run
+from .pipeline_utils import copy_repo, run, stages_run
 
 PERIODS = ["2024-07", "2025-06", "2025-07"]
 
-pytestmark = pytest.mark.skipif(not (ROOT / "data/raw/2025-07").is_dir(), reason="synthetic months not generated")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 from chiso import compare, counts, methodology
 
 FOLDER = Path(__file__).resolve().parents[1] / "data" / "raw" / "qd1187" / "dienbienphu_2022-Q1"
-pytestmark = pytest.mark.skipif(not (FOLDER / "unit_counts.csv").exists(), reason="QĐ 1187 transcription not available")
 
 
 @pytest.fixture(scope="module")
