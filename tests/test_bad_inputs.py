@@ -85,8 +85,8 @@ def run(case: Case, tmp: Path) -> Result:
             from chiso import dossiers
 
             if Path(target).name.startswith("units"):
-                return Result(dossiers.read_units(target))
-            return Result(dossiers.read_dossiers(target))
+                return Result(dossiers.read_units(target), list(repairs))
+            return Result(dossiers.read_dossiers(target), list(repairs))
         if case.kind == "annual":
             from chiso import annual
 

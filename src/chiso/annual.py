@@ -24,8 +24,10 @@ from typing import Any
 import polars as pl
 import yaml
 
-from . import validation
+from . import sniff, validation
+from .errors import InputError
 from .io import atomic_write_text, write_parquet
+from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, number_exprs
 
 WORDING_FILE = Path(__file__).parent / "reports" / "annual_wording.yaml"
 EPS = 1e-9
@@ -93,20 +95,56 @@ class AnnualLayout:
 
 
 def _decimals(col: str) -> pl.Expr:
-    """Digits after the decimal point of a number kept as printed text (null stays null)."""
+    """Digits after the decimal point of a number kept as printed text (null stays null;
+    "82,88%", read as 82.88, has 2)."""
     raw = pl.col(col).str.strip_chars()
     return pl.when(raw.is_null() | (raw == "")).then(None).otherwise(
-        raw.str.extract(r"\.(\d+)$", 1).str.len_chars().fill_null(0)).cast(pl.Int64)
+        raw.str.extract(r"[.,](\d+)%?$", 1).str.len_chars().fill_null(0)).cast(pl.Int64)
 
 
-def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False) -> pl.DataFrame:
-    """A transcription CSV with every cell read as text, then numeric columns cast to
-    Float64 (``<col>__dec`` = printed decimals when ``keep_decimals``)."""
-    df = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    present = [c for c in numeric if c in df.columns]
+LINE = "__line"  # row of a cell in its file, as a spreadsheet numbers it
+
+
+def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False, text: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A transcription CSV, every cell as text, then the numeric columns as Float64
+    (``<col>__dec`` = printed decimals when ``keep_decimals``).
+
+    The file is read by ``chiso.sniff`` (encoding, delimiter, header row, empty rows,
+    too long cells; empty files refused) and must have the columns ``text`` and
+    ``numeric`` (data/raw/annual/README.md). Numbers are parsed by
+    ``chiso.numbers.number_exprs``: "82,88%" is 82.88 (a repair, recorded with
+    ``chiso.sniff.record``), a cell that is not a number raises ``InputError`` naming
+    its row and column.
+    """
+    file = str(path)
+    required = [*text, *numeric]
+    table = sniff.read_table(path, {sniff.norm_header(c) for c in required})
+    missing = [c for c in required if c not in table.header]
+    if missing:
+        raise InputError(f"Thiếu cột bắt buộc: {', '.join(missing)} (xem data/raw/annual/README.md).",
+                         f"Missing required columns: {', '.join(missing)}.", file=file, row=table.header_line,
+                         column=missing[0], rule="required_columns")
+    df = table.frame(LINE)
     if keep_decimals:
-        df = df.with_columns([_decimals(c).alias(f"{c}__dec") for c in present])
-    return df.with_columns([pl.col(c).str.strip_chars().replace("", None).cast(pl.Float64) for c in present])
+        df = df.with_columns([_decimals(c).alias(f"{c}__dec") for c in numeric])
+    cells = pl.concat([df.select(pl.lit(c).alias("column"), pl.col(LINE), pl.col(c).alias("raw"),
+                                 *[e.alias(k) for e, k in zip(number_exprs(c, counts=False)[:3],
+                                                              ("value", "repair", "problem"), strict=True)])
+                       for c in numeric])
+    bad = cells.filter(pl.col("problem").is_not_null()).sort(LINE)
+    if bad.height:
+        column, row, raw, problem = bad.select("column", LINE, "raw", "problem").row(0)
+        vi, en = NUMBER_PROBLEMS[problem]
+        raise InputError(f"Giá trị '{raw}' {vi}.", f"'{raw}' {en}.", file=file, row=row, column=column,
+                         rule="number_format" if problem == "not_number" else problem)
+    repaired = cells.filter(pl.col("repair").is_not_null()).group_by("column", "repair", maintain_order=True).agg(
+        pl.col(LINE).head(sniff.EXAMPLES).alias("rows"), pl.len().alias("n"), pl.col("raw", "value").first())
+    for r in repaired.iter_rows(named=True):   # one per column and kind of repair
+        vi, en = NUMBER_REPAIRS[r["repair"]]
+        after = "" if r["value"] is None else f"{r['value']:g}".replace(".", ",")
+        sniff.record(sniff.Repair(file, r["repair"], vi, en, column=r["column"], rows=tuple(r["rows"]), n=r["n"],
+                                  before=r["raw"], after=after))
+    return df.with_columns(number_exprs(c, counts=False)[0].alias(c) for c in numeric).drop(LINE)
 
 
 def _rename_years(df: pl.DataFrame, year: str, prev: str) -> pl.DataFrame:
@@ -142,31 +180,39 @@ def load_tables(year: str = "2024", root: str | Path = ".") -> AnnualTables:
     lay = AnnualLayout(str(year), Path(root))
     f = lay.raw_files()
     y, p = lay.year, lay.prev_year
-    sipas = _rename_years(_read_csv(f["sipas"], [f"pct_{y}", f"pct_{p}", "change_printed"]), y, p)
+    sipas = _rename_years(_read_csv(f["sipas"], [f"pct_{y}", f"pct_{p}", "change_printed"],
+                                    text=("level", "code", "parent_code", "name", "notes")), y, p)
     sipas = sipas.with_row_index("order", offset=1).with_columns(
         pl.col("order").cast(pl.Int64), (pl.col("level") + ":" + pl.col("code")).alias("key"))
     sipas_summary = _read_csv(f["sipas_summary"], ["overall_pct", "rank", "out_of", "change_pct_points_printed",
-                                                   "change_rank_places_printed"]).with_columns(
+                                                   "change_rank_places_printed"], text=("year", "notes")).with_columns(
         pl.col("year").cast(pl.Int64), pl.col("rank", "out_of").cast(pl.Int64))
-    wishes = _read_csv(f["sipas_wishes"], ["pct"]).with_columns(pl.col("order").cast(pl.Int64))
+    wishes = _read_csv(f["sipas_wishes"], ["pct"], text=("order", "wish", "notes")).with_columns(
+        pl.col("order").cast(pl.Int64))
     par_summary = _read_csv(f["par_summary"], ["score", "max", "pct_of_max_printed", "rank", "out_of", "change_printed",
-                                               "rank_change_printed"], keep_decimals=True).with_columns(
+                                               "rank_change_printed"], keep_decimals=True,
+                            text=("year", "component", "parent_component", "label", "notes")).with_columns(
         pl.col("year").cast(pl.Int64), pl.col("rank", "out_of", "rank_change_printed").cast(pl.Int64))
     field_cols = ["max_tlkc", f"score_tlkc_{y}", f"pct_tlkc_{y}_printed", "change_tlkc_printed", f"score_tlkc_{p}_derived",
                   "max_full", f"score_full_{y}_text", f"pct_full_{y}_printed", "change_full_printed",
                   f"score_full_{y}_chart", f"score_full_{p}_chart", f"score_full_{y}", f"score_full_{p}"]
-    par_fields = _rename_years(_read_csv(f["par_fields"], field_cols, keep_decimals=True), y, p).with_columns(
+    par_fields = _rename_years(_read_csv(f["par_fields"], field_cols, keep_decimals=True,
+                                         text=("field", "name", "chart_label", "notes")), y, p).with_columns(
         pl.col("field").cast(pl.Int64))
-    history = _read_csv(f["par_history"], ["total", "max", "rank", "out_of"], keep_decimals=True).with_columns(
+    history = _read_csv(f["par_history"], ["total", "max", "rank", "out_of"], keep_decimals=True,
+                        text=("year", "printed", "source", "notes")).with_columns(
         pl.col("year").cast(pl.Int64), pl.col("rank", "out_of").cast(pl.Int64))
-    crit = _read_csv(f["par_criteria"], ["max_points", "self_assessed", "appraised", "deduction"], keep_decimals=True)
+    crit = _read_csv(f["par_criteria"], ["max_points", "self_assessed", "appraised", "deduction"], keep_decimals=True,
+                     text=("code", "field", "name", "deduction_printed", "reason", "responsible",
+                           "contains_personal_names", "notes"))
     crit = crit.with_row_index("order", offset=1).with_columns(
         pl.col("order").cast(pl.Int64), pl.col("field").cast(pl.Int64),
         (pl.col("deduction_printed").str.to_lowercase() == "true").alias("deduction_printed"),
         (pl.col("contains_personal_names").str.to_lowercase() == "true").alias("contains_personal_names"),
         pl.col("responsible").replace("", None))
     total = _read_csv(f["par_criteria_total"], ["n_criteria_stated", "max_points", "self_assessed", "appraised",
-                                                "deduction"], keep_decimals=True)
+                                                "deduction"], keep_decimals=True,
+                      text=("label", "printed_line", "notes"))
     with f["metadata"].open(encoding="utf-8") as fh:
         meta = yaml.safe_load(fh)
     return AnnualTables(y, p, sipas, sipas_summary, wishes, par_summary, par_fields, history, crit, total, meta, f)

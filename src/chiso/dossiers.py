@@ -9,7 +9,9 @@ counts table of ``chiso.counts`` (``COUNTS_SCHEMA``). This module holds
   tone placement do not matter), cell values parsed (dates ``dd/mm/yyyy``,
   "Trực tuyến"/"Trực tiếp"/"Bưu chính công ích", "Có"/"Không", "Rất hài lòng"…),
   every unreadable cell reported with its row and column (``scan_dossiers``,
-  ``read_dossiers``, ``scan_petitions``, ``read_units``, ``validate``);
+  ``read_dossiers``, ``scan_petitions``, ``read_units``, ``validate``); the bytes of
+  a CSV go through ``chiso.sniff`` (legacy encodings, BOM, NFD, empty files; repairs
+  recorded), and too long cells and broken workbooks get the errors of every reader;
 * **ingestion** of a large export into the canonical Parquet (``ingest``): typed
   columns, unit codes as an Enum (small integer codes), row groups of 1 M rows;
 * **aggregation** (``aggregate``) in one streaming pass of polars lazy frames.
@@ -37,6 +39,7 @@ overdue carry-over, metrics) is computed from it.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime as dt
 import functools
@@ -47,12 +50,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import polars as pl
 import yaml
 
+from . import sniff
 from .counts import COUNTS_SCHEMA, DEFAULT_UNIT_GROUP
 from .errors import InputError
 
@@ -72,6 +76,8 @@ UNIT_COLUMNS = ("unit_code", "unit_name", "unit_group")
 ROW = "__row"
 FREQS = ("month", "quarter", "year")
 EXCEL_EPOCH_OFFSET = 25569  # days from 1899-12-30 (Excel day 0) to 1970-01-01
+HEAD_BYTES = 1 << 20         # a CSV up to this size is decoded whole; a larger UTF-8 one is streamed from disk
+STREAMABLE_REPAIRS = {"bom", "nfc"}  # what polars and ``_typed`` do themselves (BOM skipped, text NFC)
 # Old and new tone placement are the same word ("hoá" = "hóa", "thuỷ" = "thủy").
 _TONES = {
     "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
@@ -250,13 +256,35 @@ def _header_score(cells: Sequence[str], table: str, aliases: Aliases) -> int:
     return sum(normalize_text(c) in known for c in cells if c)
 
 
-def _sniff_csv(path: Path, table: str, aliases: Aliases) -> tuple[str, int]:
-    """Separator and 0-based index of the header line (title rows above it are skipped)."""
+def _csv_input(path: Path) -> tuple[Path | bytes, str]:
+    """What polars reads for a CSV export (the file, or its text as UTF-8 bytes) and the text of its head.
+
+    The bytes go through ``chiso.sniff.decode`` (legacy Vietnamese encodings, text
+    mis-read once, BOM, NFD; empty and binary files refused; repairs recorded). A
+    file up to ``HEAD_BYTES`` is decoded whole; a larger one whose head is UTF-8
+    needing no other repair than polars and ``_typed`` make is streamed from disk,
+    any other is decoded whole.
+    """
+    file = str(path)
     with path.open("rb") as fh:
-        head = fh.read(1 << 16).decode("utf-8-sig", errors="replace")
-    lines = [ln for ln in head.splitlines()[:40]]
-    sample = "\n".join(lines[:10])
-    sep = max([",", ";", "\t", "|"], key=sample.count)
+        data = fh.read(HEAD_BYTES + 1)
+    if len(data) > HEAD_BYTES:
+        head = data[: data.rfind(b"\n") + 1] or data
+        # decoded without recording (a fresh context has no collector): recorded below if streamed
+        text, found = contextvars.Context().run(sniff.decode, head, file)
+        if {r.kind for r in found} <= STREAMABLE_REPAIRS:
+            for r in found:
+                sniff.record(r)
+            return path, text
+        data = path.read_bytes()
+    text, _ = sniff.decode(data, file)
+    return text.encode("utf-8"), text
+
+
+def _sniff_csv(text: str, table: str, aliases: Aliases) -> tuple[str, int]:
+    """Separator and 0-based index of the header line (title rows above it are skipped)."""
+    lines = text[: 1 << 16].splitlines()[:40]
+    sep = sniff.detect_delimiter(text[: 1 << 16])
     best, best_score = 0, -1
     for i, line in enumerate(lines[:30]):
         cells = next(csv.reader([line], delimiter=sep), [])
@@ -281,11 +309,22 @@ def _cell_text(v: Any) -> str | None:
     return text or None
 
 
+def _xlsx_corrupt(path: Path, exc: Exception) -> NoReturn:
+    """Raise the ``xlsx_corrupt`` error every reader gives for a workbook openpyxl cannot
+    read: ``chiso.sniff.read_xlsx_rows`` fails on it the same way and words the error
+    (should it read the workbook after all, the original exception is raised)."""
+    sniff.read_xlsx_rows(path, str(path))
+    raise exc
+
+
 def _read_xlsx(path: Path, table: str, aliases: Aliases, progress: bool) -> tuple[pl.DataFrame, int]:
     """The first sheet as strings (only the known columns) and the header's sheet row."""
     import openpyxl
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on broken files
+        _xlsx_corrupt(path, exc)
     try:
         ws = wb.worksheets[0]
         rows = ws.iter_rows(values_only=True)
@@ -317,6 +356,10 @@ def _read_xlsx(path: Path, table: str, aliases: Aliases, progress: bool) -> tupl
                     bar.update(1)
         if bar is not None:
             bar.close()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken part of the workbook shows only while reading it
+        _xlsx_corrupt(path, exc)
     finally:
         wb.close()
     frame = pl.DataFrame({mapping[c]: v for c, v in cols.items()}, schema={mapping[c]: pl.String for c in cols})
@@ -347,8 +390,9 @@ def _open(source: Any, table: str, aliases: Aliases, progress: bool = False) -> 
             frame, header_row = _read_xlsx(path, table, aliases, progress)
             lf, text, row_offset = frame.lazy(), True, header_row + 1
         else:
-            sep, header_idx = _sniff_csv(path, table, aliases)
-            lf = pl.scan_csv(path, separator=sep, skip_rows=header_idx, infer_schema=False,
+            data, head = _csv_input(path)
+            sep, header_idx = _sniff_csv(head, table, aliases)
+            lf = pl.scan_csv(data, separator=sep, skip_rows=header_idx, infer_schema=False,
                              encoding="utf8-lossy", truncate_ragged_lines=True, raise_if_empty=False)
             text, row_offset = True, header_idx + 2
     headers = lf.collect_schema().names()
@@ -484,7 +528,8 @@ class _Checked:
     unit_codes: list[str]
 
 
-def _typed(src: _Source, aliases: Aliases, checked: _Checked | None = None) -> pl.LazyFrame:
+def _typed(src: _Source, aliases: Aliases, checked: _Checked | None = None, keep_row: bool = False) -> pl.LazyFrame:
+    """The source's columns in their canonical types (``ROW`` too with ``keep_row``, for text sources)."""
     schema = src.lf.collect_schema()
     kinds = aliases.columns(src.table)
     maps = checked.maps if checked else {}
@@ -503,6 +548,8 @@ def _typed(src: _Source, aliases: Aliases, checked: _Checked | None = None) -> p
     exprs = [expr(c, kinds[c][0]).alias(c) for c in src.headers]
     if "unit_code" not in src.headers and "unit_name" in src.headers:
         exprs.append(expr("unit_name", "string").alias("unit_code"))
+    if keep_row and ROW in schema:
+        exprs.append(pl.col(ROW))
     return src.lf.select(exprs)
 
 
@@ -560,6 +607,7 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
     dates = [c for c in text if kinds[c][0] == "date"]
     numbers = [c for c in text if kinds[c][0] in ("count", "days")]
     aggs = [pl.len().alias("__rows")]
+    aggs += [pl.col(c).str.len_bytes().max().alias(f"{c}__bytes") for c in text]   # cheap bound of the length
     aggs += [pl.col(c).unique().implode().alias(c) for c in distinct]
     aggs += [pl.col(c).filter(_fast_date(pl.col(c)).is_null() & nonempty(c)).unique().implode().alias(c)
              for c in dates]
@@ -571,6 +619,7 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
         day = lambda c: _fast_date(pl.col(c)) if schema[c] == pl.String else _typed_expr(c, "date", schema[c], aliases)  # noqa: E731
         aggs.append((day("finished_date") < day("received_date")).sum().alias("__finished_before_received"))
     out = src.lf.select(aggs).collect(engine="streaming").row(0, named=True)
+    _check_cell_length(src, [c for c in text if (out[f"{c}__bytes"] or 0) > sniff.MAX_CELL_CHARS])
 
     maps: dict[str, dict[str, Any]] = {}
     bad: dict[str, pl.Expr] = {}
@@ -605,16 +654,43 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
     return _Checked(maps=maps, rows=out["__rows"], unit_codes=codes)
 
 
-def _raise_first(src: _Source, bad: dict[str, pl.Expr], kinds: dict[str, tuple[str, tuple[str, ...]]]) -> None:
-    """Find the first unreadable cell in file order and raise it."""
+def _first_bad(src: _Source, bad: dict[str, pl.Expr]) -> tuple[int, str, Any] | None:
+    """The first cell in file order where a mask of ``bad`` (name → mask of the column
+    of that name, or of ``received_date`` for ``__missing_received``) holds: row, name, value."""
     lf = src.lf if ROW in src.lf.collect_schema() else src.lf.with_row_index(ROW, offset=1)
     cols = {n: ("received_date" if n == "__missing_received" else n) for n in bad}
     found = lf.select(
         *[pl.col(ROW).filter(mask).first().alias(f"{n}__row") for n, mask in bad.items()],
         *[pl.col(cols[n]).cast(pl.String).filter(mask).first().alias(f"{n}__value") for n, mask in bad.items()],
     ).collect(engine="streaming").row(0, named=True)
-    row, name = min((found[f"{n}__row"], n) for n in bad if found[f"{n}__row"] is not None)
-    value = found[f"{name}__value"]
+    hits = [(found[f"{n}__row"], n) for n in bad if found[f"{n}__row"] is not None]
+    if not hits:
+        return None
+    row, name = min(hits)
+    return row, name, found[f"{name}__value"]
+
+
+def _check_cell_length(src: _Source, candidates: list[str]) -> None:
+    """Refuse a cell longer than ``chiso.sniff.MAX_CELL_CHARS`` (as every reader does)
+    among the ``candidates`` columns (those with a cell of more bytes than that)."""
+    if not candidates:
+        return
+    hit = _first_bad(src, {c: pl.col(c).str.len_chars() > sniff.MAX_CELL_CHARS for c in candidates})
+    if hit is None:
+        return
+    row, name, value = hit
+    n, limit = f"{len(value):,}".replace(",", "."), f"{sniff.MAX_CELL_CHARS:,}".replace(",", ".")
+    raise InputError(f"Ô quá dài ({n} ký tự, tối đa {limit}): thường do dán nhầm văn bản hoặc dấu ngoặc kép "
+                     "không đóng.",
+                     f"Cell too long ({len(value)} characters, at most {sniff.MAX_CELL_CHARS}).", file=src.file,
+                     row=row if src.text else None, column=src.headers[name], rule="cell_too_long")
+
+
+def _raise_first(src: _Source, bad: dict[str, pl.Expr], kinds: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+    """Find the first unreadable cell in file order and raise it."""
+    hit = _first_bad(src, bad)
+    assert hit is not None, "a mask of bad cells matched no row"
+    row, name, value = hit
     has_row = src.text
     if name == "__missing_received":
         raise InputError("Ô ngày tiếp nhận để trống.", "Empty received date.", file=src.file,
@@ -637,17 +713,21 @@ def read_units(source: Any, *, aliases: Aliases | None = None) -> pl.DataFrame:
     """A unit list (CSV, XLSX, Parquet or frame): ``unit_code, unit_name, unit_group``."""
     aliases = aliases or load_aliases()
     src = _open(source, "units", aliases)
-    df = _typed(src, aliases).collect()
+    df = _typed(src, aliases, keep_row=True).collect()
     for col in UNIT_COLUMNS:
         if col not in df.columns:
             df = df.with_columns((pl.col("unit_code") if col == "unit_name" else pl.lit(DEFAULT_UNIT_GROUP)).alias(col))
-    df = df.select(pl.col(c).cast(pl.String) for c in UNIT_COLUMNS)
-    dup = df.filter(pl.col("unit_code").is_duplicated())
-    if dup.height:
-        raise InputError(f"Mã đơn vị '{dup['unit_code'][0]}' xuất hiện nhiều lần trong danh sách đơn vị.",
-                         "Duplicate unit code in the unit list.", file=src.file, column=src.headers["unit_code"],
-                         rule="unique_units")
-    return df
+    rows = pl.col(ROW) if ROW in df.columns else pl.lit(None, dtype=pl.Int64)   # row in the file (text sources)
+    df = df.select(*[pl.col(c).cast(pl.String) for c in UNIT_COLUMNS], rows.alias(ROW))
+    again = df.filter(pl.col("unit_code").is_duplicated() & ~pl.col("unit_code").is_first_distinct())
+    if again.height:
+        code, row = again.row(0)[0], again[ROW][0]
+        seen = df.filter(pl.col("unit_code").eq_missing(code))[ROW].drop_nulls().head(5).to_list()
+        where = f" (dòng {', '.join(map(str, seen))})" if seen else ""
+        raise InputError(f"Mã đơn vị '{code}' xuất hiện nhiều lần trong danh sách đơn vị{where}.",
+                         f"Duplicate unit code '{code}' in the unit list.", file=src.file, row=row,
+                         column=src.headers["unit_code"], rule="unique_units")
+    return df.drop(ROW)
 
 
 def ingest(source: Any, out: str | Path, *, table: str = "dossiers", aliases: Aliases | None = None,

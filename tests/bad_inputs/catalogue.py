@@ -12,9 +12,8 @@ temporary folder returning the path to read), and the expected outcome:
   published table's own error is audited and reported, not hidden);
 * ``accepted``: read as is (``check`` holds).
 
-``xfail``: the case fails because of a module owned by another engineer
-(``chiso.dossiers``, ``chiso.annual``); the reason is stated and the test is
-``xfail(strict=True)``, so that it turns red once the module is fixed.
+``xfail``: a case the code does not handle yet; the reason is stated and the test is
+``xfail(strict=True)``, so that it turns red once the code is fixed (no case uses it today).
 """
 
 from __future__ import annotations
@@ -331,20 +330,15 @@ CASES: list[Case] = [
          write("d.csv", unicodedata.normalize("NFD", DOSSIERS), "utf-8-sig"), "accepted",
          check=lambda df: require("Sở Nội vụ" in _names(df), _names(df))),
     Case("dos-utf16", "dossiers", "UTF-16 export", write("d.csv", DOSSIERS, "utf-16"), "error", "encoding"),
-    Case("dos-zero-bytes", "dossiers", "0-byte export", write("d.csv", b""), "error", "empty_file", None,
-         xfail="chiso.dossiers reports a 0-byte file as a missing unit column (rule required_columns), not as empty"),
+    Case("dos-zero-bytes", "dossiers", "0-byte export", write("d.csv", b""), "error", "empty_file", None),
     Case("dos-tcvn3", "dossiers", "TCVN3 legacy encoding", write("d.csv", DOSSIERS, "tcvn3"), "repair",
-         "legacy_encoding",
-         xfail="chiso.dossiers reads CSV as UTF-8 (lossy): TCVN3 headers are not recognised (required_columns)"),
+         "legacy_encoding"),
     Case("dos-huge-cell", "dossiers", "a 20.000-character cell",
-         write("d.csv", DOSSIERS.replace("Sở Nội vụ", "x" * 20_000)), "error", "cell_too_long",
-         xfail="chiso.dossiers accepts cells of any length"),
+         write("d.csv", DOSSIERS.replace("Sở Nội vụ", "x" * 20_000)), "error", "cell_too_long"),
     Case("dos-xlsx-truncated", "dossiers", "truncated .xlsx export",
-         lambda tmp: write("d.xlsx", XLSX([DOSSIERS.splitlines()[0].split(",")])[:700])(tmp), "error", "xlsx_corrupt",
-         xfail="chiso.dossiers lets openpyxl's BadZipFile through instead of an InputError"),
+         lambda tmp: write("d.xlsx", XLSX([DOSSIERS.splitlines()[0].split(",")])[:700])(tmp), "error", "xlsx_corrupt"),
     Case("dos-units-duplicate", "dossiers", "a unit code twice in the unit list (read_units)",
-         write("units.csv", "Mã đơn vị,Tên đơn vị\nH1,A\nH1,B\n"), "error", "unique_units", 3, "Mã đơn vị",
-         xfail="chiso.dossiers.read_units names the column but not the row of the duplicated unit"),
+         write("units.csv", "Mã đơn vị,Tên đơn vị\nH1,A\nH1,B\n"), "error", "unique_units", 3, "Mã đơn vị"),
     # ------------------------------------------------------------------ annual tables (chiso.annual: read-only here)
     Case("ann-above-100", "annual", "a SIPAS percentage above 100",
          b.annual_root(edit=lambda s: s.replace("82.88,80.03", "182.88,80.03", 1)), "error",
@@ -352,13 +346,10 @@ CASES: list[Case] = [
     Case("ann-duplicate", "annual", "a SIPAS criterion listed twice",
          b.annual_root(edit=lambda s: s + s.splitlines()[1] + "\n"), "error", "expect_compound_columns_to_be_unique"),
     Case("ann-percent-text", "annual", "'82,88%' as text in a SIPAS percentage",
-         b.annual_root(edit=lambda s: s.replace("82.88,80.03", '"82,88%",80.03', 1)), "repair", "percent",
-         xfail="chiso.annual casts with polars: InvalidOperationError instead of an InputError or a reported repair"),
-    Case("ann-zero-bytes", "annual", "0-byte sipas_2024.csv", b.annual_root(raw_bytes=b""), "error", "empty_file",
-         xfail="chiso.annual lets polars' NoDataError through"),
+         b.annual_root(edit=lambda s: s.replace("82.88,80.03", '"82,88%",80.03', 1)), "repair", "percent"),
+    Case("ann-zero-bytes", "annual", "0-byte sipas_2024.csv", b.annual_root(raw_bytes=b""), "error", "empty_file"),
     Case("ann-missing-column", "annual", "column pct_2024 renamed",
-         b.annual_root(edit=lambda s: s.replace("pct_2024", "pct_x", 1)), "error", "required_columns",
-         xfail="chiso.annual lets polars' ColumnNotFoundError through"),
+         b.annual_root(edit=lambda s: s.replace("pct_2024", "pct_x", 1)), "error", "required_columns"),
 ]
 
 
