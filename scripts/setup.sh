@@ -41,4 +41,8 @@ echo "==> Chạy quy trình: dvc repro"
 dvc repro
 echo
 echo "Xong. Báo cáo nằm trong thư mục reports/:"
-find reports -name '*.html' -o -name '*.pdf' | sort | sed 's/^/  /'
+find reports -path '*/districts' -prune -o \( -name 'report.html' -o -name 'report.pdf' \) -print | sort | sed 's/^/  /'
+echo "  cùng $(find reports -path '*/districts/*.html' ! -name index.html | wc -l) báo cáo huyện (reports/<tháng>/districts/index.html)"
+echo "  và kết quả kiểm tra số liệu: reports/<kỳ hoặc bảng>/validation.html"
+echo "Mở trước: reports/trend/report.html (diễn biến toàn tỉnh) và reports/$(ls reports | grep -E '^[0-9]{4}-[0-9]{2}$' | sort | tail -1)/report.html (tháng mới nhất)."
+

@@ -16,10 +16,10 @@ from typing import Any
 
 import polars as pl
 
-from .. import annual, charts, doc
+from .. import annual, charts, doc, privacy
 from ..io import sha256
 from ..lineage import code_version, file_entries, generation_time
-from ..numbers import fmt_num, fmt_signed, fmt_units
+from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units
 from ..params import load_params
 
 MISSING = "…"
@@ -549,7 +549,7 @@ def departments_table(x: _Inputs, deps: pl.DataFrame) -> doc.Table:
     for d in deps.iter_rows(named=True):
         sub = x["par_criteria"].filter(pl.col("responsible").is_null() if d["responsible"] is None
                                        else pl.col("responsible") == d["responsible"])
-        rows.append([_department(d["responsible"]), fmt_units(d["n_criteria"]), ", ".join(d["codes"])]
+        rows.append([_department(d["responsible"]), fmt_count(d["n_criteria"]), ", ".join(d["codes"])]
                     + [_sum(sub[c].to_list()) for c in ("max_points", "self_assessed", "appraised", "deduction", "shortfall")])
     return doc.Table(columns=w["departments_columns"], rows=rows,
                      align=["left", "right", "left", "right", "right", "right", "right", "right"],
@@ -724,7 +724,7 @@ def build_annual_report(year: str = "2024", params_file: str | Path = "params.ya
     root = Path(root)
     params_path = root / params_file
     params = load_params(params_path)
-    show_names = bool((params.get("report") or {}).get("show_personal_names", False))
+    show_names = privacy.show_personal_names(params)
     x = _Inputs(str(year), root)
     d = x.meta["document"]
     blocks = front_blocks(x)

@@ -9,7 +9,7 @@ import polars as pl
 from .. import charts, doc, periods
 from ..io import atomic_write_text, write_parquet
 from ..lineage import code_version, generation_iso, generation_time
-from ..numbers import fmt_num, fmt_units
+from ..numbers import fmt_count, fmt_num, fmt_units
 from ..params import load_methodology, load_params
 
 TREND_DIR = Path("data") / "processed" / "trend"
@@ -76,8 +76,8 @@ def trend_blocks(tables: dict[str, pl.DataFrame], params_file: str | Path = "par
         current = units.filter(pl.col("period") == last)
         blocks.append(doc.Figure(charts.unit_heatmap(units, current, "Điểm quy đổi của từng đơn vị hiện hành"),
                                  caption="Hình 2. Điểm quy đổi của các đơn vị đang có hiệu lực qua các tháng"))
-    rows = [[lab(r["period"]), fmt_units(r["units_scored"]), fmt_num(r["mean_converted"], 2), fmt_num(r["median_converted"], 2)]
-            + [fmt_units(r[f"n_{t.code}"]) for t in meth.tiers] for r in province.iter_rows(named=True)]
+    rows = [[lab(r["period"]), fmt_count(r["units_scored"]), fmt_num(r["mean_converted"], 2), fmt_num(r["median_converted"], 2)]
+            + [fmt_count(r[f"n_{t.code}"]) for t in meth.tiers] for r in province.iter_rows(named=True)]
     blocks.append(doc.Table(columns=["Tháng", "Số đơn vị", "Bình quân", "Trung vị"] + [t.name for t in meth.tiers], rows=rows,
                             sortable=True, caption="Kết quả toàn tỉnh theo tháng"))
     reform = [p for p in plist if p >= "2025-07"]

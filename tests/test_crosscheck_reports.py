@@ -1,0 +1,85 @@
+"""The reviewer reports of the national-portal and QĐ 1187 cross-checks: every figure
+in the prose is the one the stage's tables give."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from chiso import compare, doc
+from chiso.io import write_parquet
+from chiso.numbers import fmt_count, fmt_num
+from chiso.params import load_params, methodology_overrides
+from chiso.reports import crosscheck
+from chiso.render import to_pdf, write_html
+
+ROOT = Path(__file__).resolve().parents[1]
+CAPTURE = "details_GiaLai_10102026"
+QD1187 = "dienbienphu_2022-Q1"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """A workspace with the embedded raw data and params, and the two stages' tables."""
+    r = tmp_path_factory.mktemp("cc")
+    (r / "data").mkdir()
+    (r / "data/raw").symlink_to(ROOT / "data/raw")
+    (r / "params.yaml").symlink_to(ROOT / "params.yaml")
+    params = load_params(r / "params.yaml")
+    compare.write_national_vs_provincial(r / "data/raw/national-portal" / f"{CAPTURE}.json",
+                                         r / "data/processed/national-portal" / CAPTURE,
+                                         methodology_overrides(params, "qd766-2022"),
+                                         methodology_overrides(params, "qd459-2023"))
+    comp = compare.qd1187_comparison(r / "data/raw/qd1187" / QD1187, methodology_overrides(params, "qd1187-2019"))
+    write_parquet(comp, r / "data/processed/qd1187" / QD1187 / "comparison.parquet")
+    return r
+
+
+def _text(blocks: list[doc.Block]) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, doc.Paragraph):
+            out.append(b.text)
+        elif isinstance(b, doc.Bullets):
+            out.extend(i.text for i in b.items)
+    return "\n".join(out)
+
+
+def test_national_report_figures_come_from_the_tables(root, tmp_path):
+    blocks = crosscheck.national_blocks(CAPTURE, root=root)
+    assert isinstance(blocks[0], doc.DocumentMeta)
+    text = _text(blocks)
+    side = pl.read_parquet(root / "data/processed/national-portal" / CAPTURE / "qd766_vs_qd459.parquet")
+    scored = side.filter(~pl.col("qd459_excluded") & ~pl.col("qd766_excluded"))
+    rho = scored.select(pl.corr("qd766_converted", "qd459_converted", method="spearman")).item()
+    assert f"Spearman) giữa hai bộ chỉ số: {fmt_num(rho, 2)}" in text
+    assert f"{fmt_count(side.height)} đơn vị" in text
+    assert f"{fmt_num(scored['qd766_converted'].mean(), 2)} theo QĐ 766" in text
+    repro = pl.read_parquet(root / "data/processed/national-portal" / CAPTURE / "reproduction_qd766.parquet")
+    total = repro.filter(pl.col("metric") == "TOTAL").row(0, named=True)
+    assert f"Tổng điểm: {total['n_matched']}/{total['n_recomputed']} đơn vị khớp" in text
+    # the appendix lists every unit once, in the order of the QĐ 766 rank
+    appendix = [b for b in blocks if isinstance(b, doc.Table)][-1]
+    assert len(appendix.rows) == side.height and appendix.landscape
+    write_html(blocks[0], blocks[1:], tmp_path / "r.html")
+    to_pdf(blocks[0], blocks[1:], tmp_path / "r.pdf")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<script src=" not in html and "Tương quan thứ hạng" in html
+    assert (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_qd1187_report_counts_every_status(root):
+    blocks = crosscheck.qd1187_blocks(QD1187, root=root)
+    text = _text(blocks)
+    comp = pl.read_parquet(root / "data/processed/qd1187" / QD1187 / "comparison.parquet")
+    shown = {m.group(1).lower(): int(m.group(2).replace(".", ""))
+             for m in re.finditer(r"^(.+?): ([\d.]+) \(", text, flags=re.M)}
+    expected = dict(comp.group_by("status").len().iter_rows())
+    assert shown == expected
+    wrong = comp.filter(pl.col("status") == "lệch").height
+    tables = [b for b in blocks if isinstance(b, doc.Table)]
+    assert len(tables[0].rows) == wrong and f"{wrong} giá trị công bố khác" in tables[0].caption
+    assert sum(int(r[-1]) for r in tables[1].rows) == comp.height - wrong - expected.get("khớp", 0)
