@@ -61,6 +61,14 @@ def test_national_report_figures_come_from_the_tables(root, tmp_path):
     repro = pl.read_parquet(root / "data/processed/national-portal" / CAPTURE / "reproduction_qd766.parquet")
     total = repro.filter(pl.col("metric") == "TOTAL").row(0, named=True)
     assert f"Tổng điểm: {total['n_matched']}/{total['n_recomputed']} đơn vị khớp" in text
+    from chiso.methodology import load
+
+    m766 = load("qd766-2022")
+    pointed = repro.filter(pl.col("metric").is_in([i.code for i in m766.indicators if i.max > 0]) & (pl.col("n_recomputed") > 0))
+    exact = pointed.filter(pl.col("n_matched") == pl.col("n_recomputed")).height
+    assert f"{exact:02d}/{pointed.height:02d} chỉ tiêu có điểm" in text
+    tracked = [i.code for i in m766.indicators if i.max == 0 and i.code in repro["metric"].to_list()]
+    assert f"{len(tracked):02d} chỉ tiêu chỉ theo dõi" in text
     # the appendix lists every unit once, in the order of the QĐ 766 rank
     appendix = [b for b in blocks if isinstance(b, doc.Table)][-1]
     assert len(appendix.rows) == side.height and appendix.landscape

@@ -45,11 +45,26 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
     n_units = side.height
     scored = side.filter(~pl.col("qd459_excluded").fill_null(False) & ~pl.col("qd766_excluded").fill_null(False))
     rho = scored.select(pl.corr("qd766_converted", "qd459_converted", method="spearman")).item()
-    metrics = repro.filter(pl.col("metric") != "TOTAL")
-    recomputed = metrics.filter(pl.col("n_recomputed") > 0)
+    def name(code: str) -> str:
+        try:
+            return m766.indicator(code).name
+        except KeyError:
+            return code
+
+    def max_of(code: str) -> float | None:
+        try:
+            return float(m766.indicator(code).max)
+        except KeyError:
+            return None
+
+    metrics = repro.filter(pl.col("metric") != "TOTAL").with_columns(
+        pl.col("metric").map_elements(max_of, return_dtype=pl.Float64).alias("_max"))
+    tracked = metrics.filter(pl.col("_max") == 0)            # max 0: tracked, not scored
+    pointed = metrics.filter(pl.col("_max").fill_null(1) != 0)
+    recomputed = pointed.filter(pl.col("n_recomputed") > 0)
     exact = recomputed.filter(pl.col("n_matched") == pl.col("n_recomputed"))
     total = repro.filter(pl.col("metric") == "TOTAL").row(0, named=True) if "TOTAL" in repro["metric"] else None
-    carried = metrics.filter(pl.col("n_recomputed") == 0)
+    carried = pointed.filter(pl.col("n_recomputed") == 0)
 
     blocks: list[doc.Block] = [
         doc.DocumentMeta(title=f"Tính lại điểm Cổng Dịch vụ công quốc gia: {capture}",
@@ -64,22 +79,21 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
         doc.Heading("1. Tính lại điểm của Cổng theo QĐ 766", 2),
     ]
     summary = [
-        f"{fmt_units(exact.height)}/{fmt_units(recomputed.height)} chỉ tiêu tính lại được khớp với Cổng ở mọi đơn vị "
-        f"(chênh lệch lớn nhất {_cell(recomputed['max_abs_diff'].max())} điểm).",
+        f"{fmt_units(exact.height)}/{fmt_units(recomputed.height)} chỉ tiêu có điểm và có tử số, mẫu số khớp với Cổng "
+        f"ở mọi đơn vị (chênh lệch lớn nhất {_cell(recomputed['max_abs_diff'].max())} điểm).",
     ]
     if total is not None:
         summary.append(f"Tổng điểm: {fmt_count(total['n_matched'])}/{fmt_count(total['n_recomputed'])} đơn vị khớp "
                        f"(chênh lệch lớn nhất {_cell(total['max_abs_diff'])} điểm).")
     if carried.height:
-        summary.append(f"{fmt_units(carried.height)} chỉ tiêu không tính lại được, giữ điểm của Cổng hoặc chỉ theo dõi: "
-                       + "; ".join(f"{r['metric']} ({r['reason'].rstrip('.')})" for r in carried.iter_rows(named=True)) + ".")
+        by_reason = carried.group_by("reason", maintain_order=True).agg(pl.col("metric"))
+        summary.append(f"{fmt_units(carried.height)} chỉ tiêu không tính lại được: " + "; ".join(
+            f"{', '.join(name(c) for c in r['metric'])} ({(r['reason'] or '').rstrip('.')})"
+            for r in by_reason.iter_rows(named=True)) + ".")
+    if tracked.height:
+        summary.append(f"{fmt_units(tracked.height)} chỉ tiêu chỉ theo dõi (0 điểm tối đa, Cổng không chấm điểm): "
+                       + "; ".join(name(c) for c in tracked["metric"].to_list()) + ".")
     blocks.append(doc.Bullets(summary))
-
-    def name(code: str) -> str:
-        try:
-            return m766.indicator(code).name
-        except KeyError:
-            return code
 
     blocks.append(doc.Table(
         columns=["Nhóm", "Chỉ tiêu", "Số đơn vị", "Tính lại", "Khớp", "Chênh lệch lớn nhất", "Ghi chú"],
