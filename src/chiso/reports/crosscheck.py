@@ -100,7 +100,7 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
         rows=[[r["group"] or "", name(r["metric"]) if r["metric"] != "TOTAL" else "Tổng điểm", fmt_count(r["n_units"]),
                fmt_count(r["n_recomputed"]), fmt_count(r["n_matched"]), _cell(r["max_abs_diff"]), r["reason"] or ""]
               for r in repro.iter_rows(named=True)],
-        widths=[0.7, 3.2, 0.8, 0.8, 0.8, 1.0, 2.6], caption="Bảng 1. Kết quả tính lại từng chỉ tiêu của QĐ 766"))
+        widths=[0.95, 3.2, 0.8, 0.8, 0.8, 1.0, 2.6], caption="Bảng 1. Kết quả tính lại từng chỉ tiêu của QĐ 766"))
 
     blocks.append(doc.Heading("2. QĐ 766 và QĐ 459 trên cùng số liệu", 2))
     moved = scored.with_columns((pl.col("qd766_rank_all") - pl.col("qd459_rank_all")).alias("_up"))
