@@ -27,13 +27,17 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 # Columns the aggregation reads (the scan floor reads exactly these).
 COLUMNS = ["unit_code", "received_date", "due_date", "finished_date", "channel", "has_fee", "paid_online",
            "digitised", "e_result", "supplement_count", "supplement_wait_days", "satisfaction"]
-SATISFIED_FROM = 3
+# A rated dossier counts as satisfied from this level up: the rule of chiso.dossiers' value table.
+SATISFIED_FROM = int(yaml.safe_load((ROOT / "src" / "chiso" / "dossier_columns.yaml").read_text(encoding="utf-8"))
+                     ["values"]["satisfied_from"])
 # Dossier metrics in output order: (code, numerator, denominator or None). Names of
 # the sums: rec_* by received period, res_* by finished period, pend_* open and
 # overdue at the period end.

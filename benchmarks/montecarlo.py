@@ -29,7 +29,7 @@ PORTAL = ROOT.parent / "shared" / "data" / "national-portal" / "details_GiaLai_1
 
 
 def cases(periods: int, portal: Path):
-    from chiso import counts, methodology
+    from chiso import counts
     from chiso.params import load_methodology, load_params
 
     params = load_params(ROOT / "params.yaml")
@@ -48,17 +48,11 @@ def cases(periods: int, portal: Path):
             yield f"Điện Biên (mô phỏng) × {len(found)} kỳ, QĐ 459", stacked, q459
     if portal.exists():
         c = counts.read_counts(portal)
-        q766 = methodology.load("qd766-2022", methodology_overrides(params, "qd766-2022"))
+        q766 = load_methodology("qd766-2022", params)
         yield "Gia Lai 10/10/2026 (số liệu, QĐ 766)", c, q766
         if periods > 1:
             stacked = pl.concat([c.with_columns(pl.lit(f"P{i:02d}").alias("period")) for i in range(periods)])
             yield f"Gia Lai × {periods} kỳ (số liệu, QĐ 766)", stacked, q766
-
-
-def methodology_overrides(params, mid):
-    from chiso.params import methodology_overrides as mo
-
-    return mo(params, mid)
 
 
 def main(argv: list[str] | None = None) -> int:

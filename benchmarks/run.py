@@ -150,6 +150,11 @@ def targets(results: dict) -> dict:
     return out
 
 
+def match_text(entry: dict) -> str:
+    """Whether an engine's counts matched polars: "có", "KHÔNG", or "" when not compared."""
+    return {True: "có", False: "KHÔNG"}.get(entry.get("matches_polars"), "")
+
+
 ENGINE_NAMES = {"polars": "polars (chiso)", "duckdb": "DuckDB SQL", "pandas": "pandas", "scan": "quét cột trần (polars)"}
 
 
@@ -162,9 +167,9 @@ def markdown(doc: dict) -> str:
             if engine not in engines:
                 continue
             e = engines[engine]
-            match = {True: "có", False: "KHÔNG"}.get(e.get("matches_polars"), "")
             lines.append(f"| {fmt(int(rows), 0)} | {ENGINE_NAMES[engine]} | {fmt(e['seconds'], 2)} | "
-                         f"{fmt(e['rows_per_s'], 0)} | {fmt(e['cpu_seconds'], 2)} | {fmt(e['peak_mb'], 0)} | {match} |")
+                         f"{fmt(e['rows_per_s'], 0)} | {fmt(e['cpu_seconds'], 2)} | {fmt(e['peak_mb'], 0)} | "
+                         f"{match_text(e)} |")
     return "\n".join(lines)
 
 
@@ -222,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                     entry["matches_polars"] = all(same_counts(polars_res, Path(tmp) / f"{engine}_{rows}_{r}.parquet")
                                                   for r in range(repeat))
                 size[engine] = entry
-                match = {True: "có", False: "KHÔNG"}.get(entry.get("matches_polars"), "")
                 print(f"{fmt(rows, 0):>13} {engine:<8} {fmt(best, 3):>8} {fmt(rows / best, 0):>14} "
-                      f"{fmt(entry['cpu_seconds'], 2):>11} {fmt(entry['peak_mb'], 0):>17}  {match}", flush=True)
+                      f"{fmt(entry['cpu_seconds'], 2):>11} {fmt(entry['peak_mb'], 0):>17}  {match_text(entry)}",
+                      flush=True)
             size["file_mb"] = round(data.stat().st_size / 2**20, 1)
     doc = {
         "benchmark": "dossiers → counts (every unit × month × dossier metric), one year of synthetic national dossiers",
@@ -239,7 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     from chiso.io import atomic_write_text
 
     atomic_write_text(out_path, json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-    out_path.chmod(0o644)
     print()
     for key, t in doc["targets"].items():
         print(f"{'ĐẠT ' if t['met'] else 'CHƯA'}  {TARGETS_TEXT[key]}: {fmt(t['value'], 2)} (ngưỡng {fmt(t['limit'], 1)})")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-RAW = ROOT / "data" / "raw" / "published"
+from .helpers import CAPTURE, RAW, ROOT, TABLES
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -22,6 +21,29 @@ def qd459():
     from chiso.methodology import load
 
     return load("qd459-2023")
+
+
+@pytest.fixture(scope="session")
+def qd766():
+    from chiso.methodology import load
+
+    return load("qd766-2022")
+
+
+@pytest.fixture(scope="session")
+def published_points(qd459):
+    """The points (long table) of the two embedded published tables, by table id."""
+    from chiso import published
+
+    return {t: published.points_long(published.read_published(RAW / f"{t}.csv", qd459), qd459) for t in TABLES}
+
+
+@pytest.fixture(scope="session")
+def gialai_counts():
+    """The counts of the embedded national-portal capture (149 units of Gia Lai)."""
+    from chiso import counts
+
+    return counts.read_counts(CAPTURE)
 
 
 @pytest.fixture()

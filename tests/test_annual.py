@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import unicodedata
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -18,7 +17,8 @@ import pytest
 from chiso import annual, doc, validation
 from chiso.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+from .helpers import ROOT
+
 RAW = ROOT / "data" / "raw" / "annual"
 NOTEBOOK = ROOT / "notebooks" / "10_annual_report.ipynb"
 

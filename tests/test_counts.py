@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,21 +10,11 @@ from chiso import counts, methodology, scoring
 from chiso.errors import InputError
 from chiso.methodology import MethodologyError
 
-ROOT = Path(__file__).resolve().parents[1]
+from .helpers import CAPTURE, ROOT, make_counts
+
 EXAMPLE = ROOT / "data" / "raw" / "templates" / "counts_template_example.csv"
 HEADER_VI = "Kỳ,Mã đơn vị,Tên đơn vị,Nhóm đơn vị,Chỉ tiêu,Tử số,Mẫu số,Số liệu tạm,Điểm nguồn,Điểm tối đa nguồn,Ghi chú\n"
 
-
-def make_counts(rows: list[tuple], period: str = "2024-06", group: str = "UBND các xã") -> pl.DataFrame:
-    """rows: (unit, indicator, numerator, denominator[, source_score, source_max])."""
-    data = []
-    for r in rows:
-        unit, ind, num, den, *rest = r
-        data.append({"period": period, "unit_code": unit, "unit_name": unit, "unit_group": group, "indicator": ind,
-                     "numerator": num, "denominator": den,
-                     "source_score": rest[0] if rest else None, "source_max": rest[1] if len(rest) > 1 else None})
-    return counts.normalize_counts(pl.DataFrame(data, schema_overrides={
-        "numerator": pl.Float64, "denominator": pl.Float64, "source_score": pl.Float64, "source_max": pl.Float64}))
 
 
 def points_of(df: pl.DataFrame, unit: str, indicator: str) -> dict:
@@ -100,7 +89,7 @@ def test_template_missing_required_column(tmp_path):
 
 def test_read_counts_detects_by_content(tmp_path):
     json_copy = tmp_path / "portal.txt"  # no extension: detected by content
-    json_copy.write_text((ROOT / "data/raw/national-portal/details_GiaLai_10102026.json").read_text(encoding="utf-8"))
+    json_copy.write_text(CAPTURE.read_text(encoding="utf-8"))
     assert counts.read_counts(json_copy)["unit_code"].n_unique() == 149
     assert counts.read_counts(EXAMPLE)["unit_code"].n_unique() == 3
     with pytest.raises(FileNotFoundError):

@@ -16,13 +16,14 @@ from chiso.params import load_params, methodology_overrides
 from chiso.reports import crosscheck
 from chiso.render import to_pdf, write_html
 
-ROOT = Path(__file__).resolve().parents[1]
+from .helpers import ROOT
+
 CAPTURE = "details_GiaLai_10102026"
 QD1187 = "dienbienphu_2022-Q1"
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
+def workspace(tmp_path_factory) -> Path:
     """A workspace with the embedded raw data and params, and the two stages' tables."""
     r = tmp_path_factory.mktemp("cc")
     (r / "data").mkdir()
@@ -48,17 +49,17 @@ def _text(blocks: list[doc.Block]) -> str:
     return "\n".join(out)
 
 
-def test_national_report_figures_come_from_the_tables(root, tmp_path):
-    blocks = crosscheck.national_blocks(CAPTURE, root=root)
+def test_national_report_figures_come_from_the_tables(workspace, tmp_path):
+    blocks = crosscheck.national_blocks(CAPTURE, root=workspace)
     assert isinstance(blocks[0], doc.DocumentMeta)
     text = _text(blocks)
-    side = pl.read_parquet(root / "data/processed/national-portal" / CAPTURE / "qd766_vs_qd459.parquet")
+    side = pl.read_parquet(workspace / "data/processed/national-portal" / CAPTURE / "qd766_vs_qd459.parquet")
     scored = side.filter(~pl.col("qd459_excluded") & ~pl.col("qd766_excluded"))
     rho = scored.select(pl.corr("qd766_converted", "qd459_converted", method="spearman")).item()
     assert f"Spearman) giữa hai bộ chỉ số: {fmt_num(rho, 2)}" in text
     assert f"{fmt_count(side.height)} đơn vị" in text
     assert f"{fmt_num(scored['qd766_converted'].mean(), 2)} theo QĐ 766" in text
-    repro = pl.read_parquet(root / "data/processed/national-portal" / CAPTURE / "reproduction_qd766.parquet")
+    repro = pl.read_parquet(workspace / "data/processed/national-portal" / CAPTURE / "reproduction_qd766.parquet")
     total = repro.filter(pl.col("metric") == "TOTAL").row(0, named=True)
     assert f"Tổng điểm: {total['n_matched']}/{total['n_recomputed']} đơn vị khớp" in text
     from chiso.methodology import load
@@ -79,10 +80,10 @@ def test_national_report_figures_come_from_the_tables(root, tmp_path):
     assert (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
 
 
-def test_qd1187_report_counts_every_status(root):
-    blocks = crosscheck.qd1187_blocks(QD1187, root=root)
+def test_qd1187_report_counts_every_status(workspace):
+    blocks = crosscheck.qd1187_blocks(QD1187, root=workspace)
     text = _text(blocks)
-    comp = pl.read_parquet(root / "data/processed/qd1187" / QD1187 / "comparison.parquet")
+    comp = pl.read_parquet(workspace / "data/processed/qd1187" / QD1187 / "comparison.parquet")
     shown = {m.group(1).lower(): int(m.group(2).replace(".", ""))
              for m in re.finditer(r"^(.+?): ([\d.]+) \(", text, flags=re.M)}
     expected = dict(comp.group_by("status").len().iter_rows())

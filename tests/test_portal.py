@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import json
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from chiso import compare, counts, methodology, portal
+from chiso import compare, counts, portal
 
-CAPTURE = Path(__file__).resolve().parents[1] / "data" / "raw" / "national-portal" / "details_GiaLai_10102026.json"
+from .helpers import CAPTURE
+
 
 # Metrics the capture gives with numerator and denominator and a printed score.
 REPRODUCIBLE = ["publish_on_time", "public_update_on_time", "public_content_full", "dossier_sync", "on_time",
@@ -24,11 +24,6 @@ REPRODUCIBLE = ["publish_on_time", "public_update_on_time", "public_content_full
 @pytest.fixture(scope="module")
 def data() -> dict:
     return json.loads(CAPTURE.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def qd766():
-    return methodology.load("qd766-2022")
 
 
 @pytest.fixture(scope="module")

@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
 
-from chiso import counts, doc, methodology, published, scoring, uncertainty
+from chiso import counts, doc, methodology, scoring, uncertainty
 from chiso.methodology import MethodologyError
 from chiso.reports.robustness import rank_interval_chart, robustness_blocks
 from chiso.whatif import derive_methodology
 
-ROOT = Path(__file__).resolve().parents[1]
-RAW = ROOT / "data" / "raw" / "published"
-CAPTURE = ROOT / "data" / "raw" / "national-portal" / "details_GiaLai_10102026.json"
+from .helpers import RAW
+
 KEYS = ["period", "unit_group", "unit"]
-
-
-@pytest.fixture(scope="module")
-def q459():
-    return methodology.load("qd459-2023")
-
-
-@pytest.fixture(scope="module")
-def q766():
-    return methodology.load("qd766-2022")
-
-
-@pytest.fixture(scope="module")
-def tables(q459):
-    return {t: published.points_long(published.read_published(RAW / f"{t}.csv", q459), q459)
-            for t in ("huyen-dienbien_2023-07", "dienbiendong_2024-06")}
-
-
-@pytest.fixture(scope="module")
-def gialai():
-    return counts.read_counts(CAPTURE)
 
 
 def synthetic(meth, units: dict[str, dict[str, float | None]], period: str = "2024-06", group: str = "Xã") -> pl.DataFrame:
@@ -71,25 +47,25 @@ def nominal_matches(points: pl.DataFrame, meth, result: uncertainty.UncertaintyR
 
 
 # -- known answers ------------------------------------------------------------
-def test_unit_far_from_any_boundary_keeps_its_tier(q459, tables):
-    pts = synthetic(q459, {"A": {**NA, "tdgq": 29.0}, "B": {**NA, "tdgq": 20.0, "dvctt_2": 5.0},
+def test_unit_far_from_any_boundary_keeps_its_tier(qd459, published_points):
+    pts = synthetic(qd459, {"A": {**NA, "tdgq": 29.0}, "B": {**NA, "tdgq": 20.0, "dvctt_2": 5.0},
                            "C": {**NA, "tdgq": 10.0, "sohoa_2": 2.0}})
-    r = uncertainty.monte_carlo(pts, q459, draws=3000, seed=1)
+    r = uncertainty.monte_carlo(pts, qd459, draws=3000, seed=1)
     a = r.summary.row(by_predicate=pl.col("unit") == "A", named=True)
     assert a["tier"] == "Xuất sắc" and a["p_tier"] == 1.0 and a["rank_p05"] == a["rank_p95"] == 1
     probs = r.tiers.filter(pl.col("unit") == "A")
     assert probs.filter(pl.col("tier") == "Xuất sắc")["probability"].item() == 1.0
     assert probs["probability"].sum() == pytest.approx(1.0)
     # a real unit far from the boundaries: Phòng Kinh tế và Hạ tầng, 97,81 (huyện Điện Biên 7/2023)
-    real = uncertainty.monte_carlo(tables["huyen-dienbien_2023-07"], q459, draws=2000, seed=1).summary
+    real = uncertainty.monte_carlo(published_points["huyen-dienbien_2023-07"], qd459, draws=2000, seed=1).summary
     assert real.row(by_predicate=pl.col("unit") == "Phòng Kinh tế và Hạ tầng", named=True)["p_tier"] == 1.0
 
 
-def test_identical_units_get_identical_intervals(q459):
+def test_identical_units_get_identical_intervals(qd459):
     same = {**NA, "tdgq": 24.0, "dvctt_1": 8.0}
-    pts = synthetic(q459, {"A": same, "B": dict(same), "C": {**NA, "tdgq": 26.0, "sohoa_1": 2.0},
+    pts = synthetic(qd459, {"A": same, "B": dict(same), "C": {**NA, "tdgq": 26.0, "sohoa_1": 2.0},
                            "D": {**NA, "tdgq": 22.0, "dvctt_2": 9.0}})
-    r = uncertainty.monte_carlo(pts, q459, draws=2000, seed=3)
+    r = uncertainty.monte_carlo(pts, qd459, draws=2000, seed=3)
     cols = ["rank", "rank_median", "rank_p05", "rank_p95", "rank_mean", "p_tier", "converted_mean", "converted_sd"]
     a = r.summary.filter(pl.col("unit") == "A").select(cols).row(0)
     b = r.summary.filter(pl.col("unit") == "B").select(cols).row(0)
@@ -100,26 +76,26 @@ def test_identical_units_get_identical_intervals(q459):
 
 
 @pytest.mark.parametrize("table", ["huyen-dienbien_2023-07", "dienbiendong_2024-06"])
-def test_zero_perturbation_reproduces_the_nominal_result_in_every_draw(q459, tables, table):
-    pts = tables[table]
-    r = uncertainty.monte_carlo(pts, q459, draws=300, seed=5, assumptions=uncertainty.zero_assumptions(),
+def test_zero_perturbation_reproduces_the_nominal_result_in_every_draw(qd459, published_points, table):
+    pts = published_points[table]
+    r = uncertainty.monte_carlo(pts, qd459, draws=300, seed=5, assumptions=uncertainty.zero_assumptions(),
                                 keep_draws=True)
-    nominal_matches(pts, q459, r)
+    nominal_matches(pts, qd459, r)
     assert (r.summary["p_tier"] == 1.0).all() and (r.summary["rank_p05"] == r.summary["rank"]).all()
 
 
-def test_zero_perturbation_on_counts_with_threshold_rules(q766, gialai):
-    r = uncertainty.monte_carlo(gialai, q766, draws=200, seed=5, assumptions=uncertainty.zero_assumptions(),
+def test_zero_perturbation_on_counts_with_threshold_rules(qd766, gialai_counts):
+    r = uncertainty.monte_carlo(gialai_counts, qd766, draws=200, seed=5, assumptions=uncertainty.zero_assumptions(),
                                 keep_draws=True)
     assert r.summary.height == 149
-    nominal_matches(gialai, q766, r)
+    nominal_matches(gialai_counts, qd766, r)
 
 
-def test_reproducible_from_a_seed_whatever_the_chunking(q459, tables):
-    pts = tables["huyen-dienbien_2023-07"]
-    a = uncertainty.monte_carlo(pts, q459, draws=1500, seed=11)
-    b = uncertainty.monte_carlo(pts, q459, draws=1500, seed=11, chunk=97, workers=1)
-    c = uncertainty.monte_carlo(pts, q459, draws=1500, seed=12)
+def test_reproducible_from_a_seed_whatever_the_chunking(qd459, published_points):
+    pts = published_points["huyen-dienbien_2023-07"]
+    a = uncertainty.monte_carlo(pts, qd459, draws=1500, seed=11)
+    b = uncertainty.monte_carlo(pts, qd459, draws=1500, seed=11, chunk=97, workers=1)
+    c = uncertainty.monte_carlo(pts, qd459, draws=1500, seed=12)
     exact = ["rank", "rank_median", "rank_p05", "rank_p95", "p_tier", "p_not_scored", "modal_tier"]
     assert a.summary.select(*KEYS, *exact).equals(b.summary.select(*KEYS, *exact))
     assert a.tiers.equals(b.tiers)
@@ -128,18 +104,18 @@ def test_reproducible_from_a_seed_whatever_the_chunking(q459, tables):
 
 
 # -- each uncertain input is the scoring engine's own answer ---------------------
-def test_policy_and_tier_draws_agree_with_the_scoring_engine(q459, tables):
-    pts = tables["huyen-dienbien_2023-07"]
+def test_policy_and_tier_draws_agree_with_the_scoring_engine(qd459, published_points):
+    pts = published_points["huyen-dienbien_2023-07"]
     a = {**uncertainty.zero_assumptions(), "not_applicable": {"alternatives": ["count_as_zero"]},
          "no_dossier_policy": {"alternatives": ["exclude"]}}
-    model = uncertainty.build_model(pts, q459, a)
+    model = uncertainty.build_model(pts, qd459, a)
     assert model.variants == ["zero", "exclude"]
     d = uncertainty.nominal_draws(model, 3)
     d.na[:] = uncertainty.NA_POLICIES.index("count_as_zero")
     d.nd[1] = 1                                    # draw 1: units without dossiers excluded
     d.cuts[2] = [55.0, 71.5, 82.0, 88.0]           # draw 2: shifted cut-offs
     conv, rank, tier = uncertainty.evaluate(model, d)
-    m_zero = derive_methodology(q459, {"not_applicable": "count_as_zero"})
+    m_zero = derive_methodology(qd459, {"not_applicable": "count_as_zero"})
     ref = model.rows.select(KEYS).join(scoring.unit_scores(pts, m_zero), on=KEYS, how="left", maintain_order="left")
     assert np.allclose(conv[0], ref["converted"].to_numpy()) and (rank[0] == ref["rank"].to_numpy()).all()
     excluded = uncertainty.infer_no_dossier(pts)
@@ -153,16 +129,16 @@ def test_policy_and_tier_draws_agree_with_the_scoring_engine(q459, tables):
     assert [model.tier_names[i] for i in tier[2]] == ref2["tier"].to_list()
 
 
-def test_threshold_draw_agrees_with_rescoring_the_counts(q766, gialai):
-    model = uncertainty.build_model(gialai, q766, uncertainty.zero_assumptions())
+def test_threshold_draw_agrees_with_rescoring_the_counts(qd766, gialai_counts):
+    model = uncertainty.build_model(gialai_counts, qd766, uncertainty.zero_assumptions())
     codes = [model.indicators[c] for c in model.thr_cols]
     assert codes == ["reused_digitized_data", "dossier_satisfaction"]
     d = uncertainty.nominal_draws(model, 1)
     d.thr[0] = [0.7, 0.95]
     conv, _, _ = uncertainty.evaluate(model, d)
-    m2 = derive_methodology(q766, {"rules": {"reused_digitized_data": {"threshold": 0.7},
+    m2 = derive_methodology(qd766, {"rules": {"reused_digitized_data": {"threshold": 0.7},
                                              "dossier_satisfaction": {"threshold": 0.95}}})
-    ref = model.rows.select(KEYS).join(counts.unit_table(counts.indicator_points(gialai, m2), m2), on=KEYS,
+    ref = model.rows.select(KEYS).join(counts.unit_table(counts.indicator_points(gialai_counts, m2), m2), on=KEYS,
                                        how="left", maintain_order="left")
     # the draw adds the exact change to the portal's rounded points, the portal rounds the new
     # points: two indicators × two roundings of at most 0,005 points (max total 100)
@@ -170,41 +146,41 @@ def test_threshold_draw_agrees_with_rescoring_the_counts(q766, gialai):
     assert np.abs(conv[0] - uncertainty.nominal(model)["converted"].to_numpy()).max() > 0.1
 
 
-def test_weights_are_renormalised_to_the_decision_total(q459):
-    pts = synthetic(q459, {"A": {"tdgq": 20.0}, "B": {"tdgq": 25.0}})
-    model = uncertainty.build_model(pts, q459, uncertainty.load_assumptions(q459.id))
+def test_weights_are_renormalised_to_the_decision_total(qd459):
+    pts = synthetic(qd459, {"A": {"tdgq": 20.0}, "B": {"tdgq": 25.0}})
+    model = uncertainty.build_model(pts, qd459, uncertainty.load_assumptions(qd459.id))
     d = uncertainty.draws_from_unit(model, np.random.default_rng(0).random((50, len(model.inputs))))
     assert np.allclose(d.f @ model.w0, 100.0)
     assert ((d.f > 0.8 * 100 / 120 - 1e-9) & (d.f < 1.2 * 100 / 80 + 1e-9)).all()
 
 
-def test_assumption_ranges_are_checked(q459):
-    pts = synthetic(q459, {"A": {}, "B": {"tdgq": 10.0}})
+def test_assumption_ranges_are_checked(qd459):
+    pts = synthetic(qd459, {"A": {}, "B": {"tdgq": 10.0}})
     with pytest.raises(MethodologyError):
-        uncertainty.build_model(pts, q459, {**uncertainty.zero_assumptions(), "tiers": {"shift": 6.0}})
+        uncertainty.build_model(pts, qd459, {**uncertainty.zero_assumptions(), "tiers": {"shift": 6.0}})
     with pytest.raises(MethodologyError):
-        uncertainty.load_assumptions(q459.id, {"not_applicable": {"alternatives": ["drop"]}})
-    a = uncertainty.load_assumptions(q459.id, {"weights": {"relative": 0.1}})
+        uncertainty.load_assumptions(qd459.id, {"not_applicable": {"alternatives": ["drop"]}})
+    a = uncertainty.load_assumptions(qd459.id, {"weights": {"relative": 0.1}})
     assert a["weights"]["relative"] == 0.1 and a["not_applicable"]["alternatives"] == []
 
 
 # -- sensitivity ------------------------------------------------------------------
-def test_remove_one_constant_indicator_gives_no_rank_shift(q459):
-    pts = synthetic(q459, {
+def test_remove_one_constant_indicator_gives_no_rank_shift(qd459):
+    pts = synthetic(qd459, {
         "A": {"hailong_1": 3.0, "tdgq": 28.0, "dvctt_1": 9.0},
         "B": {"hailong_1": 3.0, "tdgq": 24.0, "dvctt_1": 7.0},
         "C": {"hailong_1": 3.0, "tdgq": 18.0, "dvctt_1": 9.5},
         "D": {"hailong_1": 3.0, "tdgq": 12.0, "dvctt_1": 4.0},
     })
-    ro = uncertainty.remove_one(pts, q459)
+    ro = uncertainty.remove_one(pts, qd459)
     row = ro.row(by_predicate=pl.col("indicator") == "hailong_1", named=True)
     assert row["mean_abs_rank_shift"] == 0.0 and row["units_moved"] == 0
     assert ro.filter(pl.col("indicator") == "ckmb_1")["mean_abs_rank_shift"].item() == 0.0
 
 
-def test_sobol_indices_rank_inputs(q459, tables):
+def test_sobol_indices_rank_inputs(qd459, published_points):
     import SALib  # noqa: F401  (pinned in requirements.lock: the test must run, not skip)
-    s = uncertainty.sobol_indices(tables["huyen-dienbien_2023-07"], q459, n=64, seed=2, num_resamples=20)
+    s = uncertainty.sobol_indices(published_points["huyen-dienbien_2023-07"], qd459, n=64, seed=2, num_resamples=20)
     assert set(s["output"]) == {"mean_abs_rank_shift", "tier_change_share"}
     ranks = s.filter(pl.col("output") == "mean_abs_rank_shift")
     # tier cut-offs cannot move ranks
@@ -213,13 +189,13 @@ def test_sobol_indices_rank_inputs(q459, tables):
 
 
 # -- stage and report section ------------------------------------------------------
-def test_stage_writes_tidy_tables_and_the_report_section(tmp_path, tables):
+def test_stage_writes_tidy_tables_and_the_report_section(tmp_path, published_points):
     table = "dienbiendong_2024-06"
     (tmp_path / "data" / "raw" / "published").mkdir(parents=True)
     for suffix in (".csv", ".meta.yaml"):
         (tmp_path / "data" / "raw" / "published" / f"{table}{suffix}").write_bytes((RAW / f"{table}{suffix}").read_bytes())
     (tmp_path / "data" / "processed" / table).mkdir(parents=True)
-    tables[table].write_parquet(tmp_path / "data" / "processed" / table / "points.parquet")
+    published_points[table].write_parquet(tmp_path / "data" / "processed" / table / "points.parquet")
     (tmp_path / "params.yaml").write_text("uncertainty: {draws: 2000, seed: 4, sobol_n: 0, robust_probability: 0.8}\n",
                                           encoding="utf-8")
     uncertainty.uncertainty_stage(table, root=tmp_path)

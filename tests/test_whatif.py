@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from chiso import analysis, counts, methodology, published, scoring, whatif
+from chiso import analysis, methodology, scoring, whatif
 
-ROOT = Path(__file__).resolve().parents[1]
-RAW = ROOT / "data" / "raw" / "published"
-CAPTURE = ROOT / "data" / "raw" / "national-portal" / "details_GiaLai_10102026.json"
+from .helpers import ROOT, make_counts
+
 KEYS = ["period", "unit_group", "unit"]
 
 
-@pytest.fixture(scope="module")
-def q459():
-    return methodology.load("qd459-2023")
-
-
-@pytest.fixture(scope="module")
-def tables(q459):
-    return {t: published.points_long(published.read_published(RAW / f"{t}.csv", q459), q459)
-            for t in ("huyen-dienbien_2023-07", "dienbiendong_2024-06")}
-
-
-def make_counts(rows: list[tuple], period: str = "2024-06") -> pl.DataFrame:
-    """rows: (unit, metric, numerator, denominator)."""
-    return counts.normalize_counts(pl.DataFrame(
-        [{"period": period, "unit_code": u, "unit_name": f"UBND xã {u}", "unit_group": "UBND các xã", "indicator": m,
-          "numerator": n, "denominator": d} for u, m, n, d in rows],
-        schema_overrides={"numerator": pl.Float64, "denominator": pl.Float64}))
+def _counts(rows: list[tuple], period: str = "2024-06") -> pl.DataFrame:
+    """rows: (unit, metric, numerator, denominator); units named "UBND xã <code>"."""
+    return make_counts(rows, period, unit_name=lambda u: f"UBND xã {u}")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +28,7 @@ def small_counts():
         rows += [(unit, "dossiers_received", den, None), (unit, "on_time", ot, den), (unit, "online_payment", pay, pay_den),
                  (unit, "online_submission", den // 2, den), (unit, "e_result", den // 4, den),
                  (unit, "digitised", den // 3, den), (unit, "public_update_on_time", 4, 5)]
-    return make_counts(rows)
+    return _counts(rows)
 
 
 def row(df: pl.DataFrame, unit_code: str, indicator: str) -> dict:
@@ -52,8 +36,8 @@ def row(df: pl.DataFrame, unit_code: str, indicator: str) -> dict:
 
 
 # -- counterfactuals ----------------------------------------------------------------
-def test_all_on_time_gives_the_chosen_unit_full_tdgq_and_leaves_the_rest(q459, small_counts):
-    sc = whatif.scenario(small_counts, q459, counterfactuals=[{"kind": "all_on_time", "units": ["B"]}])
+def test_all_on_time_gives_the_chosen_unit_full_tdgq_and_leaves_the_rest(qd459, small_counts):
+    sc = whatif.scenario(small_counts, qd459, counterfactuals=[{"kind": "all_on_time", "units": ["B"]}])
     base, scen = sc.baseline_points, sc.scenario_points
     assert row(base, "B", "tdgq")["points"] == pytest.approx(21.0)
     assert row(scen, "B", "tdgq")["points"] == row(scen, "B", "tdgq")["max"] == 30.0
@@ -68,16 +52,16 @@ def test_all_on_time_gives_the_chosen_unit_full_tdgq_and_leaves_the_rest(q459, s
     assert sc.comparison.filter(pl.col("unit") != "UBND xã B")["delta"].abs().max() == 0.0
 
 
-def test_all_on_time_on_a_published_table(q459, tables):
-    pts = tables["huyen-dienbien_2023-07"]
-    out = whatif.all_on_time(pts, q459, units=["UBND xã Pa Thơm"])
+def test_all_on_time_on_a_published_table(qd459, published_points):
+    pts = published_points["huyen-dienbien_2023-07"]
+    out = whatif.all_on_time(pts, qd459, units=["UBND xã Pa Thơm"])
     chosen = (pl.col("unit") == "UBND xã Pa Thơm") & (pl.col("indicator") == "tdgq")
     assert out.filter(chosen)["points"].item() == 30.0 and out.filter(chosen)["counterfactual"].item()
     assert out.filter(~chosen).select("unit", "indicator", "points").equals(pts.filter(~chosen).select("unit", "indicator", "points"))
 
 
-def test_ratio_at_median_raises_only_units_below_it(q459, small_counts):
-    out = whatif.ratio_at_median(small_counts, q459, indicator="dvctt_2")
+def test_ratio_at_median_raises_only_units_below_it(qd459, small_counts):
+    out = whatif.ratio_at_median(small_counts, qd459, indicator="dvctt_2")
     ratios = {"A": 0.8, "B": 0.5, "C": 1 / 3, "D": 0.0}
     median = sorted(ratios.values())[1:3]
     median = sum(median) / 2
@@ -89,45 +73,45 @@ def test_ratio_at_median_raises_only_units_below_it(q459, small_counts):
     assert out.filter(untouched).equals(small_counts.filter(untouched))
 
 
-def test_counterfactual_errors_are_in_vietnamese(q459, small_counts):
+def test_counterfactual_errors_are_in_vietnamese(qd459, small_counts):
     with pytest.raises(methodology.MethodologyError, match="không được hỗ trợ"):
-        whatif.apply_counterfactuals(small_counts, q459, [{"kind": "magic"}])
+        whatif.apply_counterfactuals(small_counts, qd459, [{"kind": "magic"}])
     with pytest.raises(methodology.MethodologyError, match="không có trong phương pháp"):
-        whatif.all_on_time(small_counts, q459, indicator="nope")
+        whatif.all_on_time(small_counts, qd459, indicator="nope")
 
 
 # -- scenarios ----------------------------------------------------------------------
-def test_tier_override_scenario_matches_the_dvc_experiment(q459, tables):
+def test_tier_override_scenario_matches_the_dvc_experiment(qd459, published_points):
     """`dvc exp run -S 'methodologies.qd459-2023.tiers.xuat_sac=92'`: four communes of Điện Biên Đông drop to Tốt."""
-    sc = whatif.scenario(tables["dienbiendong_2024-06"], q459, {"tiers": {"xuat_sac": 92}})
+    sc = whatif.scenario(published_points["dienbiendong_2024-06"], qd459, {"tiers": {"xuat_sac": 92}})
     assert sorted(sc.changes["unit"].to_list()) == ["UBND Chiềng Sơ", "UBND Keo Lôm", "UBND Mường Luân", "UBND Pu Nhi"]
     assert (sc.changes["change"] == "tier").all() and (sc.changes["tier_change"] == -1).all()
     assert (sc.changes["tier_scenario"] == "Tốt").all() and (sc.changes["delta"] == 0).all()
     assert sc.comparison.height == 14 and sc.meth_scenario.tier_of(91.0) == "Tốt"
 
 
-def test_max_override_rescales_published_points(q459, tables):
-    sc = whatif.scenario(tables["dienbiendong_2024-06"], q459, {"max": {"tdgq": 35}})
+def test_max_override_rescales_published_points(qd459, published_points):
+    sc = whatif.scenario(published_points["dienbiendong_2024-06"], qd459, {"max": {"tdgq": 35}})
     full = sc.scenario_points.filter((pl.col("indicator") == "tdgq") & (pl.col("unit") == "UBND Luân Giới")).row(0, named=True)
     assert full["max"] == 35.0 and full["points"] == pytest.approx(35.0 * 30.0 / 30.0)
     assert sc.scenario_units["applicable_max"].max() == 90.0
 
 
-def test_derive_methodology_equals_loading_with_overrides(q459):
+def test_derive_methodology_equals_loading_with_overrides(qd459):
     ov = {"tiers": {"xuat_sac": 92}, "max": {"tdgq": 35}, "not_applicable": "count_as_zero"}
-    d = whatif.derive_methodology(q459, ov)
+    d = whatif.derive_methodology(qd459, ov)
     ref = methodology.load("qd459-2023", ov)
     assert d.tiers == ref.tiers and d.indicators == ref.indicators and d.not_applicable == ref.not_applicable
-    assert whatif.derive_methodology(q459, None) is q459
+    assert whatif.derive_methodology(qd459, None) is qd459
 
 
-def test_cheapest_path_reuses_next_tier_gaps(q459, small_counts, tables):
-    pts = tables["huyen-dienbien_2023-07"]
-    units = scoring.unit_scores(pts, q459)
-    gaps = whatif.cheapest_path(units, pts, q459, near=5.0)
-    ref = analysis.next_tier_gaps(units, pts, q459, near=5.0, keys=tuple(KEYS))
+def test_cheapest_path_reuses_next_tier_gaps(qd459, small_counts, published_points):
+    pts = published_points["huyen-dienbien_2023-07"]
+    units = scoring.unit_scores(pts, qd459)
+    gaps = whatif.cheapest_path(units, pts, qd459, near=5.0)
+    ref = analysis.next_tier_gaps(units, pts, qd459, near=5.0, keys=tuple(KEYS))
     assert_frame_equal(gaps, ref, check_exact=False, rel_tol=1e-12)
-    sc = whatif.scenario(small_counts, q459)
+    sc = whatif.scenario(small_counts, qd459)
     assert "dossiers_needed" in sc.gaps.columns and sc.gaps["dossiers_needed"].drop_nulls().min() > 0
 
 
@@ -150,9 +134,9 @@ def test_diff_units_classifies_changes():
     assert set(whatif.diff_units(base, scen)["unit"]) == {"A", "B", "D", "E"}
 
 
-def test_compare_runs_between_two_directories(tmp_path, capsys, q459, tables):
-    pts = tables["dienbiendong_2024-06"]
-    for run, meth in (("base", q459), ("exp", whatif.derive_methodology(q459, {"tiers": {"xuat_sac": 92}}))):
+def test_compare_runs_between_two_directories(tmp_path, capsys, qd459, published_points):
+    pts = published_points["dienbiendong_2024-06"]
+    for run, meth in (("base", qd459), ("exp", whatif.derive_methodology(qd459, {"tiers": {"xuat_sac": 92}}))):
         folder = tmp_path / run / "data" / "processed" / "dienbiendong_2024-06"
         folder.mkdir(parents=True)
         scoring.unit_scores(pts, meth).write_parquet(folder / "units.parquet")
@@ -184,9 +168,9 @@ def test_whatif_notebook_is_thin_and_committed_without_outputs():
         assert call in body
 
 
-def test_scenario_on_the_portal_counts_changes_only_the_chosen_unit_inputs(q459):
-    c = counts.read_counts(CAPTURE)
-    sc = whatif.scenario(c, q459, counterfactuals=[{"kind": "all_on_time", "indicator": "tdgq", "units": ["H21.11"]}])
+def test_scenario_on_the_portal_counts_changes_only_the_chosen_unit_inputs(qd459, gialai_counts):
+    c = gialai_counts
+    sc = whatif.scenario(c, qd459, counterfactuals=[{"kind": "all_on_time", "indicator": "tdgq", "units": ["H21.11"]}])
     assert row(sc.scenario_points, "H21.11", "tdgq")["points"] == 30.0
     diff = sc.scenario_points.join(sc.baseline_points, on=["unit_code", "indicator"], suffix="_b").filter(
         pl.col("points").ne_missing(pl.col("points_b")))
@@ -210,13 +194,13 @@ def test_whatif_notebook_runs_with_papermill(tmp_path):
     assert any(b["type"] == "figure" for b in blocks)
 
 
-def test_baseline_of_a_published_table_is_the_pipeline_result(q459, tables):
-    pts = tables["huyen-dienbien_2023-07"]
-    sc = whatif.scenario(pts, q459)
+def test_baseline_of_a_published_table_is_the_pipeline_result(qd459, published_points):
+    pts = published_points["huyen-dienbien_2023-07"]
+    sc = whatif.scenario(pts, qd459)
     # (polars sums groups in parallel: totals may differ in the last bit between two calls)
-    assert_frame_equal(sc.baseline_units, scoring.unit_scores(pts, q459), check_exact=False, rel_tol=1e-12)
+    assert_frame_equal(sc.baseline_units, scoring.unit_scores(pts, qd459), check_exact=False, rel_tol=1e-12)
     assert sc.changes.height == 0
-    zero = whatif.derive_methodology(q459, {"no_dossier_policy": "zero"})
+    zero = whatif.derive_methodology(qd459, {"no_dossier_policy": "zero"})
     sc = whatif.scenario(pts, zero, {"no_dossier_policy": "exclude"})
     removed = sc.changes.filter(pl.col("change") == "removed")["unit"].to_list()
     assert sorted(removed) == ["UBND xã Mường Lói", "UBND xã Na Tông", "UBND xã Thanh Nưa"]

@@ -27,11 +27,19 @@ import yaml
 from . import sniff, validation
 from .errors import InputError
 from .io import atomic_write_text, write_parquet
-from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, number_exprs
+from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, fmt_num, number_exprs
 
 WORDING_FILE = Path(__file__).parent / "reports" / "annual_wording.yaml"
 EPS = 1e-9
 SIPAS_DECIMALS = 2
+# a printed SIPAS change may differ from the difference of two printed values by three half
+# units of the last printed digit, a printed mean from the mean of printed values by two
+SIPAS_CHANGE_TOL = 3 * 0.5 * 10 ** -SIPAS_DECIMALS
+SIPAS_MEAN_TOL = 2 * 0.5 * 10 ** -SIPAS_DECIMALS
+# PAR INDEX points are printed with three decimals; a difference of two printed totals
+# may differ from a printed difference by three half units
+PAR_DECIMALS = 3
+PAR_LINE_TOL = 3 * 0.5 * 10 ** -PAR_DECIMALS
 
 AUDIT_SCHEMA = {
     "check": pl.String, "item": pl.String, "printed": pl.Float64, "recomputed": pl.Float64,
@@ -127,9 +135,9 @@ def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False, text:
     df = table.frame(LINE)
     if keep_decimals:
         df = df.with_columns([_decimals(c).alias(f"{c}__dec") for c in numeric])
+    parsed = {c: number_exprs(c, counts=False)[:3] for c in numeric}   # value, repair, problem
     cells = pl.concat([df.select(pl.lit(c).alias("column"), pl.col(LINE), pl.col(c).alias("raw"),
-                                 *[e.alias(k) for e, k in zip(number_exprs(c, counts=False)[:3],
-                                                              ("value", "repair", "problem"), strict=True)])
+                                 *[e.alias(k) for e, k in zip(parsed[c], ("value", "repair", "problem"), strict=True)])
                        for c in numeric])
     bad = cells.filter(pl.col("problem").is_not_null()).sort(LINE)
     if bad.height:
@@ -144,7 +152,7 @@ def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False, text:
         after = "" if r["value"] is None else f"{r['value']:g}".replace(".", ",")
         sniff.record(sniff.Repair(file, r["repair"], vi, en, column=r["column"], rows=tuple(r["rows"]), n=r["n"],
                                   before=r["raw"], after=after))
-    return df.with_columns(number_exprs(c, counts=False)[0].alias(c) for c in numeric).drop(LINE)
+    return df.with_columns(parsed[c][0].alias(c) for c in numeric).drop(LINE)
 
 
 def _rename_years(df: pl.DataFrame, year: str, prev: str) -> pl.DataFrame:
@@ -244,7 +252,7 @@ def sipas_items(sipas: pl.DataFrame, year: str | None = None, prev: str | None =
         notes = pl.col("notes").fill_null("")
         sipas = sipas.with_columns(notes.str.contains(rf"pct_{year}[^;.]*reconstructed").alias("pct_cur_derived"),
                                    notes.str.contains(rf"pct_{prev}[^;.]*reconstructed").alias("pct_prev_derived"))
-    tol_change = 3 * 0.5 * 10 ** -SIPAS_DECIMALS
+    tol_change = SIPAS_CHANGE_TOL
     means = _sipas_membership(sipas).group_by("agg_key").agg(
         pl.col("pct_cur").mean().alias("mean_cur"), pl.col("pct_prev").mean().alias("mean_prev"),
         pl.len().cast(pl.Int64).alias("n_criteria"), pl.col("code").alias("criteria"))
@@ -274,7 +282,7 @@ def sipas_aggregation_hypotheses(sipas: pl.DataFrame) -> pl.DataFrame:
     """How the seed aggregates: each printed group/area/overall value compared with the mean
     of its criteria, the mean of its groups (areas, overall) and the mean of the areas
     (overall); counts of matches within printed precision (0,01) per hypothesis."""
-    tol = 2 * 0.5 * 10 ** -SIPAS_DECIMALS
+    tol = SIPAS_MEAN_TOL
     crit_means = _sipas_membership(sipas).group_by("agg_key").agg(
         pl.col("pct_cur").mean().alias("cur"), pl.col("pct_prev").mean().alias("prev"))
     groups = sipas.filter(pl.col("level") == "group")
@@ -433,8 +441,6 @@ def _rows(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 def _fmt(x: float | None, d: int = 3, strip: bool = True) -> str:
     """Vietnamese number for notes: up to ``d`` decimals (trailing zeros dropped)."""
-    from .numbers import fmt_num
-
     return fmt_num(x, d, strip=strip)
 
 
@@ -450,7 +456,7 @@ def _sipas_labels() -> dict[str, str]:
 def audit_sipas(t: AnnualTables) -> list[pl.DataFrame]:
     items = sipas_items(t.sipas)
     labels = _sipas_labels()
-    tol_mean = 2 * 0.5 * 10 ** -SIPAS_DECIMALS
+    tol_mean = SIPAS_MEAN_TOL
     item_label = (pl.col("level").replace_strict(labels, default=pl.col("level")) + " "
                   + pl.when(pl.col("level") == "overall").then(pl.lit("")).otherwise(pl.col("code"))).str.strip_chars()
 
@@ -477,7 +483,7 @@ def audit_sipas(t: AnnualTables) -> list[pl.DataFrame]:
         printed=_pct(r["group_printed"])) for r in bad.iter_rows(named=True)}
     change = _finish(items.select(
         item_label.alias("item"), pl.col("change_printed").alias("printed"), pl.col("change").alias("recomputed"),
-        pl.lit(3 * 0.5 * 10 ** -SIPAS_DECIMALS).alias("tol"),
+        pl.lit(SIPAS_CHANGE_TOL).alias("tol"),
         pl.when(pl.col("level") == "criterion").then(pl.col("code").replace_strict(diag, default=None))
         .otherwise(None).alias("note")), "sipas_change")
 
@@ -508,7 +514,7 @@ def audit_sipas(t: AnnualTables) -> list[pl.DataFrame]:
         {"item": w["sipas_overall_text_vs_table"].format(year=t.prev_year), "printed": prev["overall_pct"],
          "recomputed": overall["pct_prev"], "tol": 0.0},
         {"item": w["sipas_overall_change"], "printed": cur["change_pct_points_printed"],
-         "recomputed": cur["overall_pct"] - prev["overall_pct"], "tol": 3 * 0.005,
+         "recomputed": cur["overall_pct"] - prev["overall_pct"], "tol": SIPAS_CHANGE_TOL,
          "note": _note("sipas_change_unit")},
         {"item": w["sipas_rank_change"], "printed": cur["change_rank_places_printed"],
          "recomputed": float(prev["rank"] - cur["rank"]), "tol": 0.0},
@@ -696,14 +702,14 @@ def audit_par_criteria(t: AnnualTables, criteria: pl.DataFrame) -> list[pl.DataF
         total_row("appraised", "total_appraised"),
         total_row("deduction", "total_deduction"),
         {"item": w["total_line_difference"], "printed": tl["deduction"],
-         "recomputed": tl["self_assessed"] - tl["appraised"], "tol": 3 * 0.0005,
+         "recomputed": tl["self_assessed"] - tl["appraised"], "tol": PAR_LINE_TOL,
          "note": _note("total_line_difference")},
         {"item": w["total_vs_text"], "printed": tl["deduction"],
-         "recomputed": comp["tlkc_self_assessed"]["score"] - comp["tlkc_appraised"]["score"], "tol": 3 * 0.0005,
+         "recomputed": comp["tlkc_self_assessed"]["score"] - comp["tlkc_appraised"]["score"], "tol": PAR_LINE_TOL,
          "note": _note("total_vs_text", self=_fmt(comp["tlkc_self_assessed"]["score"], 3),
                        appraised=_fmt(comp["tlkc_appraised"]["score"], 3))},
         {"item": w["total_max_interpretation"], "printed": tl["max_points"],
-         "recomputed": tl["appraised"] + tlkc_loss + gov_loss, "tol": 3 * 0.0005,
+         "recomputed": tl["appraised"] + tlkc_loss + gov_loss, "tol": PAR_LINE_TOL,
          "note": _note("total_max_interpretation", appraised=_fmt(tl["appraised"], 3), tlkc_loss=_fmt(tlkc_loss, 3),
                        gov_loss=_fmt(gov_loss, 3))},
     ]), "par_criteria_total")
@@ -891,7 +897,7 @@ def seed_audit(t: AnnualTables, criteria: pl.DataFrame | None = None) -> pl.Data
 # ----------------------------------------------------------------------------------
 def validation_frames(t: AnnualTables) -> dict[str, tuple[pl.DataFrame, dict[str, Any], str, str]]:
     """suite name → (frame with derived columns, suite parameters, file, index column)."""
-    tol_change = 3 * 0.5 * 10 ** -SIPAS_DECIMALS
+    tol_change = SIPAS_CHANGE_TOL
     items = sipas_items(t.sipas)
     design = t.metadata.get("sipas_survey_design") or {}
     # the parent of a criterion is a group, of a group an area, of an area the overall row
@@ -909,7 +915,7 @@ def validation_frames(t: AnnualTables) -> dict[str, tuple[pl.DataFrame, dict[str
         pl.when(pl.col("level") == "criterion").then(pl.col("code")).alias("criterion_code"),
         pl.when(pl.col("level") == "group").then(pl.col("code")).alias("group_code"),
     ).drop("criteria")
-    sipas_params = {"change_tolerance": tol_change + EPS, "mean_tolerance": 2 * 0.5 * 10 ** -SIPAS_DECIMALS + EPS,
+    sipas_params = {"change_tolerance": tol_change + EPS, "mean_tolerance": SIPAS_MEAN_TOL + EPS,
                     "n_criteria": int(design.get("criteria", 39)), "n_groups": int(design.get("criterion_groups", 9))}
 
     ps = t.par_summary

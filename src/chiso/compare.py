@@ -59,8 +59,12 @@ def national_vs_provincial(counts: pl.DataFrame, overrides_766: dict[str, Any] |
     """
     m766 = _methodology.load("qd766-2022", overrides_766)
     m459 = _methodology.load("qd459-2023", overrides_459)
-    u766 = unit_table(indicator_points(counts, m766), m766)
-    u459 = unit_table(indicator_points(counts, m459), m459)
+    return _side_by_side(unit_table(indicator_points(counts, m766), m766),
+                         unit_table(indicator_points(counts, m459), m459), portal_units)
+
+
+def _side_by_side(u766: pl.DataFrame, u459: pl.DataFrame, portal_units: pl.DataFrame | None) -> pl.DataFrame:
+    """``national_vs_provincial`` from the two unit tables."""
     names = u766.select("period", "unit_code", "unit", "unit_group")
     out = (
         names.join(_ranked(u766, "qd766"), on=["period", "unit_code"], how="left")
@@ -85,13 +89,14 @@ def write_national_vs_provincial(source: str | Path, out_dir: str | Path = DEFAU
     m459 = _methodology.load("qd459-2023", overrides_459)
     p766 = indicator_points(counts, m766)
     p459 = indicator_points(counts, m459)
-    table = national_vs_provincial(counts, overrides_766, overrides_459, portal_units=read_units(source))
+    u766, u459 = unit_table(p766, m766), unit_table(p459, m459)
+    table = _side_by_side(u766, u459, read_units(source))
     written = {
         "counts": write_parquet(counts, out_dir / "counts.parquet"),
         "points_qd766": write_parquet(p766, out_dir / "points_qd766.parquet"),
         "points_qd459": write_parquet(p459, out_dir / "points_qd459.parquet"),
-        "units_qd766": write_parquet(unit_table(p766, m766), out_dir / "units_qd766.parquet"),
-        "units_qd459": write_parquet(unit_table(p459, m459), out_dir / "units_qd459.parquet"),
+        "units_qd766": write_parquet(u766, out_dir / "units_qd766.parquet"),
+        "units_qd459": write_parquet(u459, out_dir / "units_qd459.parquet"),
         "comparison": write_parquet(table, out_dir / "qd766_vs_qd459.parquet"),
         "reproduction": write_parquet(reproduction_report(source, m766), out_dir / "reproduction_qd766.parquet"),
     }
@@ -107,13 +112,6 @@ STATUS_MISMATCH = "lệch"
 STATUS_CARRIED = "giữ theo số công bố"
 STATUS_NO_INPUT = "không tính lại được"
 STATUS_NO_PUBLISHED = "không có số công bố"
-
-_CRITERION_HINTS = {
-    "tc3": "Đơn vị không báo cáo số lần liên hệ; số tính lại theo giả định số hồ sơ phải liên hệ một lần = số hồ sơ trễ hạn.",
-    "tc4": "Đơn vị không báo cáo số cơ quan phải liên hệ; số tính lại theo giả định như tiêu chí 3.",
-    "tc5": "Số tính lại lấy trước hạn và đúng hạn làm mẫu số (như Biểu mẫu số 03); số công bố có thể đã tính trên toàn bộ hồ sơ đã giải quyết.",
-    "tc9": "Tỷ lệ hồ sơ trực tuyến trên tổng hồ sơ tiếp nhận, ngưỡng 30 % (2 điểm) và 15 % (1 điểm).",
-}
 
 
 def _printed_decimals(folder: Path) -> int:
@@ -191,7 +189,9 @@ def qd1187_comparison(folder: str | Path, overrides: dict[str, Any] | None = Non
     df = pl.concat(parts, how="vertical_relaxed").join(_declared_levels(folder), on=["unit_code", "indicator"], how="left")
     rounded = round_half_up_expr(pl.col("recomputed"), decimals)
     matches = (rounded - pl.col("published")).abs() < 0.5 * 10 ** -decimals
-    cond_unchecked = (pl.col("indicator") == "tc9") & pl.col("_online_late").is_null() & (pl.col("_online") > 0)
+    # criteria whose rule has the "no late online dossier" condition (tc9 in the decision's file)
+    online_late_rule = [i.code for i in meth.indicators if (i.rule.get("condition") or {}).get("metric") == "online_late"]
+    cond_unchecked = pl.col("indicator").is_in(online_late_rule) & pl.col("_online_late").is_null() & (pl.col("_online") > 0)
     declared_off = pl.col("declared_level").is_not_null() & pl.col("published").is_not_null() & (
         pl.col("declared_level") != pl.col("published"))
     status = (
@@ -201,7 +201,9 @@ def qd1187_comparison(folder: str | Path, overrides: dict[str, Any] | None = Non
         .when(matches & ~declared_off).then(pl.lit(STATUS_MATCH))
         .otherwise(pl.lit(STATUS_MISMATCH))
     )
-    hints = pl.col("indicator").replace_strict(_CRITERION_HINTS, default=None, return_dtype=pl.String)
+    # a criterion that does not match: the methodology file's assumption for it says why it may differ
+    hints = pl.col("indicator").replace_strict({i.code: i.assumption for i in meth.indicators if i.assumption},
+                                               default=None, return_dtype=pl.String)
     reason = (
         pl.when(declared_off).then(
             pl.lit("Dấu x ở mức ") + pl.col("declared_level").cast(pl.Int64).cast(pl.String)
@@ -262,6 +264,43 @@ def qd1187_comparison(folder: str | Path, overrides: dict[str, Any] | None = Non
 def qd1187_discrepancies(folder: str | Path, overrides: dict[str, Any] | None = None) -> pl.DataFrame:
     """Only the published criterion scores (and totals) that the counts do not reproduce."""
     return qd1187_comparison(folder, overrides).filter(pl.col("status") == STATUS_MISMATCH)
+
+
+# ---------------------------------------------------------------------------
+# Pipeline stages (dvc.yaml: national_portal, qd1187)
+# ---------------------------------------------------------------------------
+def national_portal_dir(capture: str, root: str | Path = ".") -> Path:
+    """Where the national_portal stage writes the tables of one capture."""
+    return Path(root) / "data" / "processed" / "national-portal" / capture
+
+
+def qd1187_dir(report_id: str, root: str | Path = ".") -> Path:
+    """Where the qd1187 stage writes the comparison of one quarterly report."""
+    return Path(root) / "data" / "processed" / "qd1187" / report_id
+
+
+def national_portal_stage(capture: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> dict[str, Path]:
+    """Score ``data/raw/national-portal/<capture>.json`` under both decisions (with the knobs of params.yaml)."""
+    from .params import load_params, methodology_overrides
+
+    params = load_params(Path(root) / params_file)
+    return write_national_vs_provincial(Path(root) / "data" / "raw" / "national-portal" / f"{capture}.json",
+                                        national_portal_dir(capture, root),
+                                        methodology_overrides(params, "qd766-2022"),
+                                        methodology_overrides(params, "qd459-2023"))
+
+
+def qd1187_stage(report_id: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> pl.DataFrame:
+    """Recompute ``data/raw/qd1187/<report_id>`` and write comparison.parquet and discrepancies.csv."""
+    from .params import load_params, methodology_overrides
+
+    overrides = methodology_overrides(load_params(Path(root) / params_file), "qd1187-2019")
+    comparison = qd1187_comparison(Path(root) / "data" / "raw" / "qd1187" / report_id, overrides)
+    out = qd1187_dir(report_id, root)
+    write_parquet(comparison, out / "comparison.parquet")
+    atomic_write_text(out / "discrepancies.csv",
+                      comparison.filter(pl.col("status") == STATUS_MISMATCH).write_csv())
+    return comparison
 
 
 # ---------------------------------------------------------------------------

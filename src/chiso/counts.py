@@ -299,7 +299,7 @@ def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path
         if bad:
             problem = bad[f"{col}__problem"]
             vi, en = NUMBER_PROBLEMS[problem]
-            raw = sniff_short(bad[f"{col}__raw"])
+            raw = sniff.short(bad[f"{col}__raw"])
             raise InputError(f"Giá trị '{raw}' {vi}{where(col)}.", f"'{raw}' {en}.",
                              file=str(path), row=bad["row"], column=col,
                              rule="number_format" if problem == "not_number" else problem)
@@ -340,11 +340,6 @@ def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path
             f"(dòng {', '.join(map(str, first[:5]))}): đơn vị bị lặp, xóa dòng thừa.",
             "Duplicate period × unit × indicator row (duplicated unit).",
             file=str(path), row=r["row"], column="indicator", rule="unique_rows")
-
-
-def sniff_short(text: Any, n: int = 60) -> str:
-    s = "" if text is None else str(text)
-    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def _is_json_text(text: str) -> bool:

@@ -43,11 +43,10 @@ import contextvars
 import csv
 import datetime as dt
 import functools
-import io as _io
+import itertools
 import sys
-import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -149,9 +148,9 @@ class Aliases:
 
 
 def normalize_text(text: Any) -> str:
-    """Compare form of a header or value: NFC, lower case, one space, tone placement unified."""
-    s = unicodedata.normalize("NFC", str(text)).lower()
-    s = " ".join(s.split()).strip(" :*")
+    """Compare form of a header or value: ``chiso.sniff.norm_header`` (NFC, lower case,
+    one space), surrounding ":" "*" removed, tone placement unified."""
+    s = sniff.norm_header(text).strip(" :*")
     for old, new in _TONES.items():
         s = s.replace(old, new)
     return s
@@ -251,9 +250,19 @@ def _magic(path: Path) -> bytes:
         return fh.read(4)
 
 
-def _header_score(cells: Sequence[str], table: str, aliases: Aliases) -> int:
+def _header_index(rows: Iterable[Sequence[str]], table: str, aliases: Aliases) -> int:
+    """0-based index of the header among the first ``chiso.sniff.HEADER_SCAN_ROWS`` rows
+    (title rows above it are skipped): the first row with three known column names,
+    else the first with the most. Reads no row past the one it stops at."""
     known = {n for _, names in aliases.columns(table).values() for n in names}
-    return sum(normalize_text(c) in known for c in cells if c)
+    best, best_score = 0, -1
+    for i, cells in enumerate(itertools.islice(rows, sniff.HEADER_SCAN_ROWS)):
+        score = sum(normalize_text(c) in known for c in cells if c)
+        if score > best_score:
+            best, best_score = i, score
+        if score >= 3:
+            break
+    return best
 
 
 def _csv_input(path: Path) -> tuple[Path | bytes, str]:
@@ -283,17 +292,9 @@ def _csv_input(path: Path) -> tuple[Path | bytes, str]:
 
 def _sniff_csv(text: str, table: str, aliases: Aliases) -> tuple[str, int]:
     """Separator and 0-based index of the header line (title rows above it are skipped)."""
-    lines = text[: 1 << 16].splitlines()[:40]
     sep = sniff.detect_delimiter(text[: 1 << 16])
-    best, best_score = 0, -1
-    for i, line in enumerate(lines[:30]):
-        cells = next(csv.reader([line], delimiter=sep), [])
-        score = _header_score(cells, table, aliases)
-        if score > best_score:
-            best, best_score = i, score
-        if score >= 3:
-            break
-    return sep, best
+    lines = text[: 1 << 16].splitlines()
+    return sep, _header_index((next(csv.reader([line], delimiter=sep), []) for line in lines), table, aliases)
 
 
 def _cell_text(v: Any) -> str | None:
@@ -328,15 +329,14 @@ def _read_xlsx(path: Path, table: str, aliases: Aliases, progress: bool) -> tupl
     try:
         ws = wb.worksheets[0]
         rows = ws.iter_rows(values_only=True)
-        head: list[tuple] = []
-        header_idx, best = 0, -1
-        for i, row in enumerate(rows):
-            head.append(row)
-            score = _header_score([_cell_text(v) or "" for v in row], table, aliases)
-            if score > best:
-                header_idx, best = i, score
-            if score >= 3 or i >= 29:
-                break
+        head: list[tuple] = []   # the rows read while looking for the header
+
+        def scanned() -> Iterator[list[str]]:
+            for row in rows:
+                head.append(row)
+                yield [_cell_text(v) or "" for v in row]
+
+        header_idx = _header_index(scanned(), table, aliases)
         header = [_cell_text(v) or f"__col{j}" for j, v in enumerate(head[header_idx])]
         mapping = map_headers(header, table, aliases, file=str(path))
         wanted = {header.index(h): c for c, h in mapping.items()}
@@ -415,8 +415,18 @@ def _open(source: Any, table: str, aliases: Aliases, progress: bool = False) -> 
     lf = lf.select(exprs)
     if text:  # drop blank lines and footer lines without unit and date (e.g. "Tổng cộng")
         keys = [c for c in ("unit_code", "unit_name", "received_date") if c in mapping]
-        lf = lf.filter(pl.any_horizontal(pl.col(c).str.strip_chars().fill_null("") != "" for c in keys))
+        lf = lf.filter(pl.any_horizontal(_nonempty(c) for c in keys))
     return _Source(lf=lf, table=table, file=file, text=text, headers=mapping)
+
+
+def _nonempty(col: str) -> pl.Expr:
+    """A text cell with something in it besides spaces."""
+    return pl.col(col).str.strip_chars().fill_null("") != ""
+
+
+def _excel_day(serial: pl.Expr) -> pl.Expr:
+    """An Excel day serial number (Float64, time of day ignored) as a date."""
+    return (serial.floor().cast(pl.Int32) - EXCEL_EPOCH_OFFSET).cast(pl.Date)
 
 
 def _parse_date(c: pl.Expr) -> pl.Expr:
@@ -430,8 +440,7 @@ def _parse_date(c: pl.Expr) -> pl.Expr:
             separator="-",
         ).str.to_date("%Y-%m-%d", strict=False)
 
-    serial = pl.when(s.str.contains(r"^\d{5}(?:\.\d+)?$")).then(
-        (s.cast(pl.Float64, strict=False).floor().cast(pl.Int32) - EXCEL_EPOCH_OFFSET).cast(pl.Date))
+    serial = pl.when(s.str.contains(r"^\d{5}(?:\.\d+)?$")).then(_excel_day(s.cast(pl.Float64, strict=False)))
     return pl.coalesce(build(dmy, 3, 2, 1), build(ymd, 1, 2, 3), serial)
 
 
@@ -478,7 +487,7 @@ def _typed_expr(col: str, kind: str, dtype: pl.DataType, aliases: Aliases) -> pl
         if isinstance(dtype, pl.Datetime):
             return c.dt.date()
         if dtype.is_numeric():
-            return (c.cast(pl.Float64).floor().cast(pl.Int32) - EXCEL_EPOCH_OFFSET).cast(pl.Date)
+            return _excel_day(c.cast(pl.Float64))
         return _parse_date(c)
     if kind == "channel":
         if dtype == CHANNEL_DTYPE:
@@ -601,20 +610,22 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
     a cell that cannot be read raises ``InputError`` with its first row in the file."""
     schema = src.lf.collect_schema()
     kinds = aliases.columns(src.table)
-    nonempty = lambda c: pl.col(c).str.strip_chars().fill_null("") != ""  # noqa: E731
     text = [c for c in src.headers if schema[c] == pl.String]
     distinct = [c for c in text if kinds[c][0] in MAPPED_KINDS or c in MAPPED_STRINGS]
     dates = [c for c in text if kinds[c][0] == "date"]
-    numbers = [c for c in text if kinds[c][0] in ("count", "days")]
+    unreadable_number = {c: _nonempty(c) & _typed_expr(c, kinds[c][0], pl.String, aliases).is_null()
+                         for c in text if kinds[c][0] in ("count", "days")}
     aggs = [pl.len().alias("__rows")]
     aggs += [pl.col(c).str.len_bytes().max().alias(f"{c}__bytes") for c in text]   # cheap bound of the length
     aggs += [pl.col(c).unique().implode().alias(c) for c in distinct]
-    aggs += [pl.col(c).filter(_fast_date(pl.col(c)).is_null() & nonempty(c)).unique().implode().alias(c)
+    aggs += [pl.col(c).filter(_fast_date(pl.col(c)).is_null() & _nonempty(c)).unique().implode().alias(c)
              for c in dates]
-    aggs += [(nonempty(c) & _typed_expr(c, kinds[c][0], pl.String, aliases).is_null()).any().alias(c) for c in numbers]
+    aggs += [mask.any().alias(c) for c, mask in unreadable_number.items()]
+    missing_received = None
     if src.table != "units":
-        aggs.append((~nonempty("received_date") if schema["received_date"] == pl.String
-                     else pl.col("received_date").is_null()).any().alias("__missing_received"))
+        missing_received = (~_nonempty("received_date") if schema["received_date"] == pl.String
+                            else pl.col("received_date").is_null())
+        aggs.append(missing_received.any().alias("__missing_received"))
     if {"received_date", "finished_date"} <= set(src.headers):
         day = lambda c: _fast_date(pl.col(c)) if schema[c] == pl.String else _typed_expr(c, "date", schema[c], aliases)  # noqa: E731
         aggs.append((day("finished_date") < day("received_date")).sum().alias("__finished_before_received"))
@@ -633,12 +644,9 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
         unreadable = [r for r, v in maps[c].items() if v is None and r.strip()]
         if unreadable:
             bad[c] = pl.col(c).is_in(unreadable)
-    for c in numbers:
-        if out[c]:
-            bad[c] = nonempty(c) & _typed_expr(c, kinds[c][0], pl.String, aliases).is_null()
+    bad.update((c, mask) for c, mask in unreadable_number.items() if out[c])
     if out.get("__missing_received"):
-        bad["__missing_received"] = (~nonempty("received_date") if schema["received_date"] == pl.String
-                                     else pl.col("received_date").is_null())
+        bad["__missing_received"] = missing_received
     if bad:
         _raise_first(src, bad, kinds)
     if out.get("__finished_before_received"):
@@ -884,6 +892,11 @@ def _flag_words(flags: dict[str, pl.Expr], lane_bits: int) -> tuple[list[pl.Expr
     return words, where
 
 
+def _day_number(col: str, cols: Container[str]) -> pl.Expr:
+    """A date column as days since 1970-01-01 (Int32); all null when the export lacks it."""
+    return pl.col(col).cast(pl.Int32) if col in cols else pl.lit(None, dtype=pl.Int32)
+
+
 def _grouped(lf: pl.LazyFrame, periods: list[Period], flags: dict[str, pl.Expr], *,
              due: pl.Expr | None, with_names: bool, engine: str, lane_bits: int | None = None) -> pl.DataFrame:
     """The one pass over the rows: row count and flag sums per unit × received ×
@@ -900,7 +913,7 @@ def _grouped(lf: pl.LazyFrame, periods: list[Period], flags: dict[str, pl.Expr],
         return pl.lit(lut).gather((days - base).clip(0, size - 1))
 
     rec = pl.col("received_date").cast(pl.Int32)
-    fin = pl.col("finished_date").cast(pl.Int32) if "finished_date" in schema else pl.lit(None, dtype=pl.Int32)
+    fin = _day_number("finished_date", schema)
     if due is None:
         due = pl.lit(None, dtype=pl.Int32)
     after = pl.lit(nb - 1, dtype=pl.UInt32)
@@ -1067,8 +1080,8 @@ def aggregate(
     unit_list = read_units(units, aliases=aliases) if units is not None else None
     with_names = unit_list is None and "unit_name" in cols
 
-    fin = pl.col("finished_date").cast(pl.Int32) if "finished_date" in cols else pl.lit(None, dtype=pl.Int32)
-    due = pl.col("due_date").cast(pl.Int32) if "due_date" in cols else pl.lit(None, dtype=pl.Int32)
+    fin = _day_number("finished_date", cols)
+    due = _day_number("due_date", cols)
     if "supplement_wait_days" in cols:   # due date extended by the supplement waiting days
         due = due + pl.col("supplement_wait_days").fill_null(0).cast(pl.Int32)
     due = due.fill_null(fin)             # no due date: on time when finished, never overdue
@@ -1109,8 +1122,8 @@ def aggregate(
     if petitions is not None:
         plf = _source_frame(petitions, "petitions", aliases, check)
         pcols = set(plf.collect_schema().names())
-        pfin = pl.col("finished_date").cast(pl.Int32) if "finished_date" in pcols else pl.lit(None, dtype=pl.Int32)
-        pdue = (pl.col("due_date").cast(pl.Int32) if "due_date" in pcols else pl.lit(None, dtype=pl.Int32)).fill_null(pfin)
+        pfin = _day_number("finished_date", pcols)
+        pdue = _day_number("due_date", pcols).fill_null(pfin)
         psums = {
             "on_time": pfin <= pdue if {"finished_date", "due_date"} <= pcols else None,
             "rated": pl.col("satisfaction").is_not_null() if "satisfaction" in pcols else None,
@@ -1226,9 +1239,7 @@ def _write(df: pl.DataFrame, out: Path) -> None:
     from .io import atomic_write_text, write_parquet
 
     if out.suffix.lower() == ".csv":
-        buf = _io.StringIO()
-        df.write_csv(buf)
-        atomic_write_text(out, buf.getvalue())
+        atomic_write_text(out, df.write_csv())
     else:
         write_parquet(df, out)
 

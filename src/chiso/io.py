@@ -11,12 +11,17 @@ import polars as pl
 
 
 def _atomic(path: str | Path, write) -> Path:
+    """``write(tmp)`` to a temporary file next to ``path``, flushed to disk, readable by
+    all (mkstemp creates 0600), then renamed over ``path``: a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

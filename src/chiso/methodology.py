@@ -9,6 +9,7 @@ change any rule without touching code.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,11 +149,12 @@ class Methodology:
         return [(i.code, i.assumption) for i in self.indicators if i.assumption]
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``base`` with ``extra`` merged in, nested mappings key by key."""
     out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+    for key, value in (extra or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -188,8 +190,8 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
         if ind["code"] in maxes:
             ind["max"] = float(maxes[ind["code"]])
         if ind["code"] in rules:
-            ind["rule"] = _deep_merge(ind.get("rule", {}), rules[ind["code"]])
-    return _deep_merge(out, overrides)
+            ind["rule"] = deep_merge(ind.get("rule", {}), rules[ind["code"]])
+    return deep_merge(out, overrides)
 
 
 def _validate(raw: dict[str, Any]) -> None:
@@ -254,7 +256,12 @@ def load_raw(name_or_path: str | Path) -> dict[str, Any]:
 
 def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Methodology:
     """Load a methodology by id (``qd459-2023``) or path, with optional overrides."""
-    raw = apply_overrides(load_raw(name_or_path), overrides)
+    return from_raw(load_raw(name_or_path), overrides)
+
+
+def from_raw(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> Methodology:
+    """A methodology from its decoded YAML mapping, with optional overrides (validated as ``load``)."""
+    raw = apply_overrides(raw, overrides)
     _validate(raw)
     return Methodology(
         id=raw["id"],

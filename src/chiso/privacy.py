@@ -34,8 +34,8 @@ STYLES = ("initials", "placeholder")
 SURNAMES = frozenset("""
 Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Trương Đào Đoàn Vương Trịnh Mai Tô Hà
 Lưu Lương Cao Tạ Thái Quách Lâm Kiều Chu Triệu Tăng Mạc Khổng Âu Lục Nông Lò Lường Quàng Tòng Cầm Cà Vì Lầu Giàng
-Sùng Vàng Thào Mùa Hờ Chá Lừ Tẩn Phùng Khúc Kha Hầu Mè Điêu Bạc Vi Thèn Sầm Hạng Tráng Sồng Lý Khoàng Ly Quàng Nguyên
-Văn Hứa Diệp Lã Giáp Ông Phí Thân Tôn Kim Doãn Quan Mẫn Nghiêm Tống Ninh Đàm Đồng Bế Hoàng Lục Ma Mông Nịnh
+Sùng Vàng Thào Mùa Hờ Chá Lừ Tẩn Phùng Khúc Kha Hầu Mè Điêu Bạc Vi Thèn Sầm Hạng Tráng Sồng Khoàng Ly Nguyên
+Văn Hứa Diệp Lã Giáp Ông Phí Thân Tôn Kim Doãn Quan Mẫn Nghiêm Tống Ninh Đàm Đồng Bế Ma Mông Nịnh
 """.split())
 # Words that end a name in running text (titles, functions, bodies).
 STOP_WORDS = frozenset("""

@@ -33,6 +33,7 @@ import csv
 import io
 import re
 import unicodedata
+from typing import Any
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,8 +104,9 @@ def record(repair: Repair) -> Repair:
     return repair
 
 
-def _short(text: str, n: int = 60) -> str:
-    text = text.replace("\r", "").replace("\n", "⏎")
+def short(text: Any, n: int = 60) -> str:
+    """A cell or line cut to ``n`` characters for a message ("…" at the cut, "⏎" for line breaks)."""
+    text = ("" if text is None else str(text)).replace("\r", "").replace("\n", "⏎")
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -330,8 +332,8 @@ def _example(before: str, after: str) -> tuple[str, str]:
         if a != b:
             for wa, wb in zip(a.split(), b.split(), strict=False):
                 if wa != wb:
-                    return _short(wa, 40), _short(wb, 40)
-            return _short(a), _short(b)
+                    return short(wa, 40), short(wb, 40)
+            return short(a), short(b)
     return "", ""
 
 
@@ -573,7 +575,7 @@ def read_xlsx_rows(path: Path, file: str) -> Rows:
                       f"{len(cached)} ô chứa công thức: dùng giá trị Excel đã tính và lưu trong tệp.",
                       f"{len(cached)} formula cells: the values Excel stored are used.",
                       column=get_column_letter(c0), rows=tuple(sorted({r for r, _, _ in cached}))[:EXAMPLES],
-                      n=len(cached), before=_short(f0, 40), after=cells[r0 - 1][c0 - 1]))
+                      n=len(cached), before=short(f0, 40), after=cells[r0 - 1][c0 - 1]))
     return Rows(cells, list(range(1, len(cells) + 1)))
 
 
@@ -718,14 +720,14 @@ def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = n
                                      f"Bỏ qua {len(skipped)} dòng tiêu đề phía trên dòng tên cột.",
                                      f"{len(skipped)} title rows above the header skipped.",
                                      rows=tuple(skipped[:EXAMPLES]), n=len(skipped),
-                                     before=_short(" ".join(c for c in cells[0] if c), 40))))
+                                     before=short(" ".join(c for c in cells[0] if c), 40))))
     if header.n_rows == 2:
         r1, r2 = numbers[header.index], numbers[header.index + 1]
         repairs.append(record(Repair(file, "merged_header",
                                      f"Tiêu đề gộp hai dòng ({r1} và {r2}, ô gộp của Excel): ghép thành một dòng tên cột.",
                                      "Two-row (merged) header combined into one.", rows=(r1, r2), n=2,
-                                     before=_short(" | ".join(cells[header.index]), 60),
-                                     after=_short(" | ".join(header.names), 60))))
+                                     before=short(" | ".join(cells[header.index]), 60),
+                                     after=short(" | ".join(header.names), 60))))
     start = header.index + header.n_rows
     names = [n.strip() for n in header.names]
     body, lines = cells[start:], numbers[start:]
@@ -736,7 +738,7 @@ def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = n
     if extra_used:
         bad = extra_used[0]
         j = next(k for k in range(width, len(bad)) if bad[k].strip())
-        raise InputError(f"Dòng có nhiều ô hơn số cột tiêu đề (ô thứ {j + 1} có giá trị '{_short(bad[j], 30)}' "
+        raise InputError(f"Dòng có nhiều ô hơn số cột tiêu đề (ô thứ {j + 1} có giá trị '{short(bad[j], 30)}' "
                          "nhưng không có tên cột).",
                          f"Row has more cells than the header (cell {j + 1}).",
                          file=file, row=lines[body.index(bad)], column=f"#{j + 1}", rule="ragged_row")
@@ -754,17 +756,17 @@ def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = n
             raise InputError(f"Tên cột '{n}' xuất hiện hai lần trong dòng tiêu đề.", f"Duplicate column name '{n}'.",
                              file=file, row=numbers[header.index + header.n_rows - 1], column=n, rule="duplicate_column")
         seen[n] = k
-    short = [(ln, r) for ln, r in zip(lines, body, strict=True) if len(r) < width]
-    if short and not rows.complete and len(body[-1]) < width and fmt == "csv":
+    cut_rows = [(ln, r) for ln, r in zip(lines, body, strict=True) if len(r) < width]
+    if cut_rows and not rows.complete and len(body[-1]) < width and fmt == "csv":
         raise InputError("Tệp bị cắt cụt: dòng cuối thiếu ô và không có ký tự xuống dòng (tải về chưa xong?).",
                          "Truncated file: the last row is incomplete.",
                          file=file, row=lines[-1], column=header.names[len(body[-1])].strip() or None,
                          rule="truncated_file")
-    if short and fmt == "csv":
+    if cut_rows and fmt == "csv":
         repairs.append(record(Repair(file, "short_rows",
-                                     f"{len(short)} dòng thiếu ô ở cuối dòng: các ô thiếu được coi là ô trống.",
-                                     f"{len(short)} rows with missing trailing cells read as empty.",
-                                     rows=tuple(ln for ln, _ in short[:EXAMPLES]), n=len(short))))
+                                     f"{len(cut_rows)} dòng thiếu ô ở cuối dòng: các ô thiếu được coi là ô trống.",
+                                     f"{len(cut_rows)} rows with missing trailing cells read as empty.",
+                                     rows=tuple(ln for ln, _ in cut_rows[:EXAMPLES]), n=len(cut_rows))))
     rows_out = [[(r[j] if j < len(r) else "") for j in keep_cols] for r in body]
     if (dropped or trailing) and fmt == "csv":
         n = len(dropped) + trailing

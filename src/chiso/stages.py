@@ -108,7 +108,8 @@ def score_published(table_id: str, params_file: str | Path = "params.yaml", root
     # the published table followed the decision itself: audit it against the decision, not the knobs
     from .methodology import load as load_decision
 
-    findings = _audit.audit_table(_published.read_published(lay.raw_csv, load_decision(meth.id)), load_decision(meth.id))
+    decision = load_decision(meth.id)
+    findings = _audit.audit_table(_published.read_published(lay.raw_csv, decision), decision)
     write_parquet(units, lay.processed / "units.parquet")
     write_parquet(groups, lay.processed / "groups.parquet")
     write_parquet(findings, lay.processed / "audit.parquet")

@@ -53,6 +53,7 @@ import polars as pl
 
 from . import methodology as _methodology
 from .counts import indicator_points, normalize_counts
+from .numbers import round_half_up
 from .units import load_crosswalk, load_registry, units_valid_on
 
 GENERATOR = "chiso.synth"
@@ -410,15 +411,10 @@ def month_counts(month: pl.DataFrame) -> pl.DataFrame:
     return normalize_counts(pl.concat(frames, how="vertical_relaxed"))
 
 
-def _half_up(x: float, nd: int = 2) -> float:
-    q = 10 ** nd
-    return float(np.floor(abs(x) * q + 0.5 + 1e-9) / q * np.sign(x)) if x else 0.0
-
-
 def _pct(num: float | None, den: float | None) -> float | None:
     if num is None or den is None or den == 0:
         return None
-    return _half_up(num / den * 100, 2)
+    return round_half_up(num / den * 100, 2)
 
 
 def _uuid(*parts: Any) -> str:
@@ -434,6 +430,7 @@ def portal_document(month: pl.DataFrame, seed: int = DEFAULT_SEED) -> dict[str, 
     p = {(r["unit_code"], r["indicator"]): r for r in pts.select(
         "unit_code", "indicator", "group", "points", "spec_max").iter_rows(named=True)}
     extracted = _last_day(period) + _dt.timedelta(days=1)
+    group_max = {g: int(meth.group_max(g)) for g in GROUP_ORDER}   # printed as integers, as on the portal
     units = []
     for row in month.iter_rows(named=True):
         code = row["unit_code"]
@@ -444,7 +441,7 @@ def portal_document(month: pl.DataFrame, seed: int = DEFAULT_SEED) -> dict[str, 
         on_time_pts = pts_of("on_time")
         comps["TDGQ"] = {"totalReceived": received, "totalOnTime": row["on_time"], "totalOverdue": row["overdue"],
                          "avgProcessingDays": row["avg_days"], "ratio": _pct(row["on_time"], received) or 0,
-                         "score": on_time_pts, "maxScore": 20}
+                         "score": on_time_pts, "maxScore": group_max["TDGQ"]}
         groups["TDGQ"] = on_time_pts
         for gcode in ("CKMB", "MDSH", "MDHL"):
             metrics, total = [], 0.0
@@ -457,7 +454,7 @@ def portal_document(month: pl.DataFrame, seed: int = DEFAULT_SEED) -> dict[str, 
                 if ind == "electronic_certified_copy":
                     ratio = row["certified_copy"]
                 elif den == 0:
-                    full = ind in ("petition_on_time", "petition_satisfaction")
+                    full = meth.indicator(ind).rule.get("zero_denominator") == "full"
                     ratio = 0 if (full or gcode == "MDHL") else None
                     score = score if (full or ind == "dossier_satisfaction") else None
                 if spec_max == 0:
@@ -470,9 +467,9 @@ def portal_document(month: pl.DataFrame, seed: int = DEFAULT_SEED) -> dict[str, 
                         entry["dataQualityStatus"], entry["dataQualityMessage"] = status
                 metrics.append(entry)
                 total += score or 0.0
-            gmax = {"CKMB": 18, "MDSH": 22, "MDHL": 18}[gcode]
-            total = _half_up(total, 2)
-            comp: dict[str, Any] = {"score": total, "maxScore": gmax, "ratio": _half_up(total / gmax * 100, 2)}
+            gmax = group_max[gcode]
+            total = round_half_up(total, 2)
+            comp: dict[str, Any] = {"score": total, "maxScore": gmax, "ratio": round_half_up(total / gmax * 100, 2)}
             if gcode == "MDHL":
                 comp.update({"totalPetitions": row["petitions"], "classifiedPetitions": row["pet_tthc"] + row["pet_staff"],
                              "totalDossiers": received, "averageScore": None})
@@ -480,19 +477,21 @@ def portal_document(month: pl.DataFrame, seed: int = DEFAULT_SEED) -> dict[str, 
             comps[gcode] = comp
             groups[gcode] = total
         online = pts_of("online_service")
-        comps["ONLINE"] = {"score": online, "maxScore": 12, "ratio": _half_up(online / 12 * 100, 2)}
+        comps["ONLINE"] = {"score": online, "maxScore": group_max["ONLINE"],
+                           "ratio": round_half_up(online / group_max["ONLINE"] * 100, 2)}
         groups["ONLINE"] = online
         tttt = pts_of("online_payment_group")
-        comps["TTTT"] = {"score": tttt, "maxScore": 10, "ratio": _half_up(tttt * 10, 2),
+        comps["TTTT"] = {"score": tttt, "maxScore": group_max["TTTT"],
+                         "ratio": round_half_up(tttt * (100 / group_max["TTTT"]), 2),
                          "totalDossierOnlinePaymentSuccess": row["paid"], "totalDossierFinancialObligation": row["fin"],
                          "totalDossierOnlineFormalityPaymentSuccess": row["pay_form"], "totalFeeFormality": row["fee"]}
         groups["TTTT"] = tttt
-        total = _half_up(sum(groups.values()), 2)
+        total = round_half_up(sum(groups.values()), 2)
         name = row["unit_name"] + (f" - tỉnh {PROVINCE}" if row["level"] == "so_nganh" else "")
         units.append({
             "departmentId": _uuid(PROVINCE_CODE, code), "departmentName": name, "departmentCode": code,
             "childGroup": CHILD_GROUP[row["level"]], "totalScore": total, "ratio": total, "scoreDelta": None,
-            "groupScores": {g: _half_up(groups[g], 2) for g in GROUP_ORDER},
+            "groupScores": {g: round_half_up(groups[g], 2) for g in GROUP_ORDER},
             "componentIndicators": {GROUP_KEYS[g]: comps[g] for g in COMPONENT_ORDER},
         })
     units.sort(key=lambda u: (-u["totalScore"], u["departmentCode"]))
@@ -500,7 +499,7 @@ def portal_document(month: pl.DataFrame, seed: int = DEFAULT_SEED) -> dict[str, 
     for i, u in enumerate(units, start=1):
         group_pos[u["childGroup"]] = group_pos.get(u["childGroup"], 0) + 1
         u["rank"], u["groupRank"] = i, group_pos[u["childGroup"]]
-    overall = _half_up(float(np.mean([u["totalScore"] for u in units])), 2)
+    overall = round_half_up(float(np.mean([u["totalScore"] for u in units])), 2)
     return {
         "metadata": {
             "province": f"UBND tỉnh {PROVINCE}", "provinceCode": PROVINCE_CODE,

@@ -34,11 +34,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .dossiers import CHANNELS
+
 N_PROVINCES = 34
 AGENCIES_PER_PROVINCE = 12
 N_UNITS = 3_400
 DEFAULT_CHUNK_ROWS = 1_000_000
-CHANNELS = ("online", "direct", "postal")
 AGENCY_GROUP = "Sở, ban, ngành cấp tỉnh"
 COMMUNE_GROUP = "UBND xã, phường"
 N_PROCEDURES = 1_500

@@ -28,7 +28,6 @@ threshold variants and the alternative no-dossier policy exact.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import time
@@ -41,10 +40,11 @@ import numpy as np
 import polars as pl
 import yaml
 
-from .methodology import NO_DOSSIER_POLICIES, NOT_APPLICABLE_POLICIES, Methodology, MethodologyError
+from .methodology import NO_DOSSIER_POLICIES, NOT_APPLICABLE_POLICIES, Methodology, MethodologyError, deep_merge
+from .scoring import UNIT_KEYS
 
 ASSUMPTIONS_FILE = Path(__file__).with_name("uncertainty.yaml")
-ROW_KEYS = ("period", "unit_group", "unit")
+ROW_KEYS = UNIT_KEYS                              # one row of the dense model = one scored unit of scoring
 NA_POLICIES = tuple(NOT_APPLICABLE_POLICIES)      # index 0: remove_from_max, 1: count_as_zero
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
 # Target number of cells (draws × rows) of one chunk of draws: bounds peak memory.
@@ -53,16 +53,6 @@ CHUNK_CELLS = 400_000
 # ---------------------------------------------------------------------------
 # Assumption ranges (uncertainty.yaml + params)
 # ---------------------------------------------------------------------------
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in (extra or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def load_assumptions(methodology_id: str, overrides: Mapping[str, Any] | None = None,
                      path: str | Path | None = None) -> dict[str, Any]:
     """The assumption ranges for a methodology: ``default`` of the YAML file, merged
@@ -70,8 +60,8 @@ def load_assumptions(methodology_id: str, overrides: Mapping[str, Any] | None = 
     block ``uncertainty.assumptions``)."""
     with Path(path or ASSUMPTIONS_FILE).open(encoding="utf-8") as fh:
         raw = yaml.safe_load(fh) or {}
-    out = _deep_merge(raw.get("default") or {}, (raw.get("methodologies") or {}).get(methodology_id))
-    out = _deep_merge(out, overrides)
+    out = deep_merge(raw.get("default") or {}, (raw.get("methodologies") or {}).get(methodology_id))
+    out = deep_merge(out, overrides)
     _check_assumptions(out)
     return out
 
@@ -500,7 +490,10 @@ def converted_scores(model: Model, d: Draws) -> np.ndarray:
 
 
 def _round_units(model: Model, conv: np.ndarray) -> np.ndarray:
-    """Converted scores rounded half up to the printed decimals, as integers (−1: not scored)."""
+    """Converted scores rounded half up to the printed decimals, as integers (−1: not scored).
+
+    ``numbers.round_half_up`` vectorised (same + 0,5 + 1e-9 rule), decimals from the
+    methodology's ``rounding.converted`` (`Model.decimals`)."""
     factor = 10 ** model.decimals
     r = conv * factor          # scores are never negative
     r += 0.5 + 1e-9
@@ -511,7 +504,11 @@ def _round_units(model: Model, conv: np.ndarray) -> np.ndarray:
 
 def ranks_and_tiers(model: Model, conv: np.ndarray, d: Draws) -> tuple[np.ndarray, np.ndarray]:
     """Rank within the rank group (method "min" on the rounded converted score; 0 = not
-    ranked) and tier index (ascending; ``n_tiers`` = not scored) of every draw × row."""
+    ranked) and tier index (ascending; ``n_tiers`` = not scored) of every draw × row.
+
+    The vectorised counterpart of ``scoring.unit_scores`` / ``Methodology.tier_expr``:
+    rank method and groups (``ranking``), scale, tier basis and cut-offs (drawn around
+    ``tiers``) all come from the methodology; a rank method other than "min" is refused."""
     method = model.meth.ranking.get("method", "min")
     if method != "min":
         raise NotImplementedError(f"Phương pháp xếp hạng '{method}' chưa được hỗ trợ trong phân tích độ vững.")

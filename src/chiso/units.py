@@ -58,11 +58,8 @@ _LEVEL_WORDS = (
     (r"xã", "xa"),
 )
 _LEVEL_RE = r"^(" + "|".join(w for w, _ in _LEVEL_WORDS) + r")(\s+|$)"
-_LEVEL_OF = {
-    "thành phố": "huyen", "tp.": "huyen", "tp": "huyen", "thị xã": "huyen", "tx.": "huyen", "tx": "huyen",
-    "huyện": "huyen", "h.": "huyen", "thị trấn": "thi_tran", "tt.": "thi_tran", "tt": "thi_tran",
-    "phường": "phuong", "p.": "phuong", "xã": "xa",
-}
+# Each level word as written (regex escapes removed) → its level: derived, so the two never disagree.
+_LEVEL_OF = {w.replace("\\", ""): level for words, level in _LEVEL_WORDS for w in words.split("|")}
 _PREFIX_RE = (r"^((bộ phận (một cửa|tiếp nhận và trả kết quả)( của)?|ubnd\.?|ủy ban nhân dân|uỷ ban nhân dân)"
               r"(\s+|$))+")
 # Old-style tone placement ("hoà", "toả", "thuỷ") → the style of the registry ("hòa", "tỏa", "thủy").

@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import polars as pl
-import yaml
 
 from . import analysis, scoring
 from .uncertainty import exclude_no_dossier, given_no_dossier_policy, infer_no_dossier, is_counts
-from .methodology import Methodology, MethodologyError, apply_overrides
-from .methodology import load as load_methodology_file
-
-UNIT_KEYS = ("period", "unit_group", "unit")
+from .methodology import Methodology, MethodologyError, from_raw
+from .scoring import UNIT_KEYS
 
 
 # ---------------------------------------------------------------------------
@@ -44,11 +40,7 @@ def derive_methodology(meth: Methodology, overrides: Mapping[str, Any] | None) -
     """`meth` with params-style overrides applied on top (validated like ``methodology.load``)."""
     if not overrides:
         return meth
-    raw = apply_overrides(meth.raw, dict(overrides))
-    with tempfile.TemporaryDirectory(prefix="chiso-meth-") as tmp:
-        path = Path(tmp) / f"{meth.id}.yaml"
-        path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-        return load_methodology_file(path)
+    return from_raw(meth.raw, dict(overrides))
 
 
 def points_of(source: pl.DataFrame, meth: Methodology, notes: list[str] | None = None,
@@ -200,12 +192,17 @@ def set_ratio(source: pl.DataFrame, meth: Methodology, ratio: float, *, indicato
     hit = _unit_filter(source, units) & (pl.col("indicator") == code) & pl.col("applicable") & (pl.col("max") > 0)
     if only_below:
         hit = hit & (pl.col("points") < pl.col("max") * ratio)
-    new = pl.col("max") * ratio
-    return source.with_columns(
+    return _set_points(source, hit, pl.col("max") * ratio)
+
+
+def _set_points(points: pl.DataFrame, hit: pl.Expr, new: pl.Expr) -> pl.DataFrame:
+    """A points table with ``points`` (and ``points_exact``) set to `new` where `hit`,
+    those rows marked ``counterfactual``."""
+    return points.with_columns(
         pl.when(hit).then(new).otherwise(pl.col("points")).alias("points"),
         *([pl.when(hit).then(new).otherwise(pl.col("points_exact")).alias("points_exact")]
-          if "points_exact" in source.columns else []),
-        (hit | (pl.col("counterfactual") if "counterfactual" in source.columns else pl.lit(False))).alias("counterfactual"),
+          if "points_exact" in points.columns else []),
+        (hit | (pl.col("counterfactual") if "counterfactual" in points.columns else pl.lit(False))).alias("counterfactual"),
     )
 
 
@@ -240,13 +237,7 @@ def ratio_at_median(source: pl.DataFrame, meth: Methodology, *, indicator: str |
             *([pl.when(hit).then(pl.lit(note)).otherwise(pl.col("note")).alias("note")] if "note" in source.columns else []),
         )
     else:
-        new = pl.col("max") * pl.col("_median")
-        out = marked.with_columns(
-            pl.when(hit).then(new).otherwise(pl.col("points")).alias("points"),
-            *([pl.when(hit).then(new).otherwise(pl.col("points_exact")).alias("points_exact")]
-              if "points_exact" in source.columns else []),
-            (hit | (pl.col("counterfactual") if "counterfactual" in source.columns else pl.lit(False))).alias("counterfactual"),
-        )
+        out = _set_points(marked, hit, pl.col("max") * pl.col("_median"))
     return out.drop("_median")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,8 @@ import polars as pl
 
 from .. import annual, charts, doc, privacy
 from ..io import sha256
-from ..lineage import code_version, file_entries, generation_time
-from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units
+from ..lineage import code_version, file_entries, generation_iso, generation_time
+from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units, round_half_up
 from ..params import load_params
 
 MISSING = "…"
@@ -59,11 +59,19 @@ def signed_strip(x: float | None, decimals: int = 4) -> str:
     return ("+" if x > 0 else "-" if x < 0 else "") + text if text != "0" else "0"
 
 
+def _axis_range(values: list[float | None], lo: float, hi: float, pad: float = 2.0) -> tuple[float, float]:
+    """The chart's range [lo, hi], widened (never clipped) when a value falls outside it."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return lo, hi
+    return min(lo, math.floor(min(known) - pad)), max(hi, math.ceil(max(known) + pad))
+
+
 def change_phrase(x: float, section: str, decimals: int = 2) -> str:
     w = W()[section]
-    if round(x, decimals) > 0:
+    if round_half_up(x, decimals) > 0:
         return w["up_points"].format(x=fmt_num(abs(x), decimals))
-    if round(x, decimals) < 0:
+    if round_half_up(x, decimals) < 0:
         return w["down_points"].format(x=fmt_num(abs(x), decimals))
     return w["same_points"]
 
@@ -148,7 +156,7 @@ class _Inputs:
 def front_blocks(x: _Inputs) -> list[doc.Block]:
     w = W()["front"]
     d = x.meta["document"]
-    generated = _iso_now()
+    generated = generation_iso()
     decisions = x.meta.get("source_decisions") or []
     numbers = [str(s["number"]).split("/", 1) for s in decisions]
     suffixes = {n[1] for n in numbers if len(n) == 2}
@@ -170,12 +178,6 @@ def front_blocks(x: _Inputs) -> list[doc.Block]:
         doc.Paragraph(" ".join(w["source_note"].format(number=d["report_number"], date=date_vi(d["date"]),
                                                        issuer=d["issuing_body"]).split())),
     ]
-
-
-def _iso_now() -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc))
-    return moment.replace(microsecond=0).isoformat()
 
 
 # ----------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ def sipas_blocks(x: _Inputs) -> list[doc.Block]:
     svg = charts.grouped_hbars(
         [f"{r['code']}. {r['name']}" for r in groups.iter_rows(named=True)], groups["pct_cur"].to_list(),
         groups["pct_prev"].to_list(), f"Năm {x.year}", f"Năm {x.prev}", w["fig_groups_title"], "%", decimals=2,
-        xlim=(70, 88), label_width=40)
+        xlim=_axis_range([*groups["pct_cur"].to_list(), *groups["pct_prev"].to_list()], 70, 88), label_width=40)
     out.append(doc.Figure(svg, caption=w["fig_groups_caption"].format(n_groups=fmt_units(groups.height), prev=x.prev,
                                                                        year=x.year, province=x.province)))
     out.append(sipas_table(x, items))
@@ -499,6 +501,11 @@ def _department(name: str | None) -> str:
     return name if name else W()["par"]["department_unknown"]
 
 
+def _of_department(crit: pl.DataFrame, responsible: str | None) -> pl.DataFrame:
+    """The criteria of one responsible department (``None``: department not printed)."""
+    return crit.filter(pl.col("responsible").is_null() if responsible is None else pl.col("responsible") == responsible)
+
+
 def _cell(r: dict, col: str) -> str:
     return pts(r[col]) + (DERIVED if r.get(f"{col}_derived") and r[col] is not None else "")
 
@@ -509,8 +516,7 @@ def criteria_table(x: _Inputs, crit: pl.DataFrame, total: dict, show_names: bool
     rows: list = []
     redacted = []
     for d in deps.iter_rows(named=True):
-        sub = crit.filter(pl.col("responsible").is_null() if d["responsible"] is None
-                          else pl.col("responsible") == d["responsible"]).sort("order")
+        sub = _of_department(crit, d["responsible"]).sort("order")
         rows.append(doc.SectionRow(w["criteria_group_row"].format(department=_department(d["responsible"]),
                                                                  n=fmt_units(sub.height))))
         for r in sub.iter_rows(named=True):
@@ -529,7 +535,7 @@ def criteria_table(x: _Inputs, crit: pl.DataFrame, total: dict, show_names: bool
     rows.append(["", w["criteria_total_printed"].format(stated=fmt_units(int(total["n_criteria_stated"])))]
                 + [pts(total[c]) for c in ("max_points", "self_assessed", "appraised", "deduction")] + [MISSING]
                 + [f"Bản gốc in: “{total['printed_line']}”; {pts(total['self_assessed'])} − {pts(total['appraised'])} = "
-                   f"{pts(line_diff)}" + (" ≠ " + pts(total["deduction"]) if abs(line_diff - total["deduction"]) > 0.0015
+                   f"{pts(line_diff)}" + (" ≠ " + pts(total["deduction"]) if abs(line_diff - total["deduction"]) > annual.PAR_LINE_TOL
                                            else "") + " (xem Phụ lục)."])
     notes = list(w["criteria_notes"])
     unc = crit.filter(pl.col("uncertain_reading"))["code"].to_list()
@@ -547,8 +553,7 @@ def departments_table(x: _Inputs, deps: pl.DataFrame) -> doc.Table:
     w = W()["par"]
     rows = []
     for d in deps.iter_rows(named=True):
-        sub = x["par_criteria"].filter(pl.col("responsible").is_null() if d["responsible"] is None
-                                       else pl.col("responsible") == d["responsible"])
+        sub = _of_department(x["par_criteria"], d["responsible"])
         rows.append([_department(d["responsible"]), fmt_count(d["n_criteria"]), ", ".join(d["codes"])]
                     + [_sum(sub[c].to_list()) for c in ("max_points", "self_assessed", "appraised", "deduction", "shortfall")])
     return doc.Table(columns=w["departments_columns"], rows=rows,
@@ -610,8 +615,7 @@ def recommendation_blocks(x: _Inputs, show_names: bool) -> list[doc.Block]:
     advice = w["criterion_advice"]
     items = []
     for d in x["par_departments"].iter_rows(named=True):
-        sub = crit.filter(pl.col("responsible").is_null() if d["responsible"] is None
-                          else pl.col("responsible") == d["responsible"]).sort("order")
+        sub = _of_department(crit, d["responsible"]).sort("order")
         lines = []
         for r in sub.iter_rows(named=True):
             score = (w["score_part"].format(appraised=pts(r["appraised"]), max=pts(r["max_points"]),

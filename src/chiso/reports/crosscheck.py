@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .. import charts, doc
+from .. import charts, compare, doc
 from ..io import sha256
 from ..lineage import code_version, generation_iso, generation_time
 from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units
@@ -37,7 +37,7 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
     root = Path(root)
     params = load_params(root / params_file)
     m766, m459 = load_methodology("qd766-2022", params), load_methodology("qd459-2023", params)
-    out = root / "data/processed/national-portal" / capture
+    out = compare.national_portal_dir(capture, root)
     repro = pl.read_parquet(out / "reproduction_qd766.parquet")
     side = pl.read_parquet(out / "qd766_vs_qd459.parquet")
     source = root / "data/raw/national-portal" / f"{capture}.json"
@@ -162,10 +162,10 @@ def qd1187_blocks(report_id: str, params_file: str | Path = "params.yaml", root:
     root = Path(root)
     params = load_params(root / params_file)
     meth = load_methodology("qd1187-2019", params)
-    out = root / "data/processed/qd1187" / report_id
+    out = compare.qd1187_dir(report_id, root)
     comp = pl.read_parquet(out / "comparison.parquet")
-    wrong = comp.filter(pl.col("status") == "lệch")
-    other = comp.filter(~pl.col("status").is_in(["khớp", "lệch"]))
+    wrong = comp.filter(pl.col("status") == compare.STATUS_MISMATCH)
+    other = comp.filter(~pl.col("status").is_in([compare.STATUS_MATCH, compare.STATUS_MISMATCH]))
     units = comp.filter(pl.col("level") == "đơn vị")["unit"].n_unique()
     checked = comp.height
     by_status = comp.group_by("status").len().sort("len", "status", descending=[True, False])

@@ -14,6 +14,7 @@ import polars as pl
 from .. import charts, doc
 from ..methodology import Methodology
 from ..numbers import fmt_count, fmt_num, fmt_units
+from ..uncertainty import DEFAULT_QUANTILES, PARAM_DEFAULTS
 
 POLICY_TEXT = {
     "not_applicable": {
@@ -48,8 +49,9 @@ def _select_period(df: pl.DataFrame, period: str | None) -> pl.DataFrame:
 # Chart
 # ---------------------------------------------------------------------------
 def rank_interval_chart(summary: pl.DataFrame, tier_order: list[str], title: str = "",
-                        threshold: float | None = None) -> str:
-    """Units sorted by nominal rank (one panel per unit group): the 5–95 % rank
+                        threshold: float | None = None, interval: str = "5–95 %") -> str:
+    """Units sorted by nominal rank (one panel per unit group): the rank interval
+    (``interval``, the label of the quantiles simulated, e.g. "5–95 %")
     interval as a bar, the median rank as a dot, the nominal rank as a diamond
     coloured by tier. Units whose tier probability is below `threshold` are labelled
     in red. Deterministic SVG (see ``chiso.charts.to_svg``)."""
@@ -87,7 +89,7 @@ def rank_interval_chart(summary: pl.DataFrame, tier_order: list[str], title: str
             ax.set_title(group, loc="left", fontsize=9)
     axes[-1, 0].set_xlabel("Hạng trong nhóm (1 = cao nhất)")
     present = [t for t in tier_order if t in set(df["tier"].to_list())]
-    handles = [Line2D([], [], color="#8c959f", lw=3.2, label="Khoảng hạng 5–95 %"),
+    handles = [Line2D([], [], color="#8c959f", lw=3.2, label=f"Khoảng hạng {interval}"),
                Line2D([], [], marker="|", ls="", color="#24292f", markersize=8, markeredgewidth=1.6,
                       label="Hạng trung vị")]
     handles += [Line2D([], [], marker="D", ls="", color=charts.tier_colour(t, tier_order), markersize=5,
@@ -157,7 +159,8 @@ def _unit_sentence(row: Mapping[str, Any], probs: list[tuple[str, float]], p_not
 
 
 def robustness_blocks(summary: pl.DataFrame, tiers: pl.DataFrame, meth: Methodology, *,
-                      settings: Mapping[str, Any] | None = None, threshold: float = 0.8,
+                      settings: Mapping[str, Any] | None = None,
+                      threshold: float = PARAM_DEFAULTS["robust_probability"],
                       title: str = "Độ vững của xếp loại", level: int = 1, period: str | None = None,
                       chart: bool = True) -> list[doc.Block]:
     """The section "Độ vững của xếp loại": method, summary, rank-interval chart, a
@@ -188,11 +191,11 @@ def robustness_blocks(summary: pl.DataFrame, tiers: pl.DataFrame, meth: Methodol
         result = (f"Kết quả: {fmt_units(n - k)}/{fmt_units(n)} đơn vị ({fmt_num(100 * (n - k) / n, 2)} %) giữ nguyên "
                   f"xếp loại với xác suất từ {fmt_num(100 * threshold, 0, strip=True)} % trở lên; "
                   f"{fmt_units(k)} đơn vị có xếp loại chưa vững.")
-    lo_q, hi_q = (settings.get("quantiles") or [0.05, 0.5, 0.95])[0::2]
+    lo_q, hi_q = (settings.get("quantiles") or DEFAULT_QUANTILES)[0::2]
     interval = f"{fmt_num(100 * lo_q, 0, strip=True)}–{fmt_num(100 * hi_q, 0, strip=True)} %"
     blocks.append(doc.Paragraph(result))
     if chart:
-        svg = rank_interval_chart(s, tier_order, threshold=threshold)
+        svg = rank_interval_chart(s, tier_order, threshold=threshold, interval=interval)
         blocks.append(doc.Figure(svg, caption=f"Hạng chính thức, hạng trung vị và khoảng hạng {interval} qua "
                                               f"{fmt_count(settings['draws'])} lần mô phỏng"))
 
@@ -206,7 +209,8 @@ def robustness_blocks(summary: pl.DataFrame, tiers: pl.DataFrame, meth: Methodol
                          _interval(r["rank_p05"], r["rank_p95"]),
                          "Chưa vững" if r["p_tier"] is not None and r["p_tier"] < threshold else "Vững"])
     notes = [f"Xác suất giữ xếp loại: tỷ lệ số lần mô phỏng đơn vị có cùng xếp loại với kết quả chính thức. "
-             f"Khoảng hạng {interval}: hạng thấp nhất và cao nhất sau khi bỏ 5 % số lần mô phỏng ở mỗi phía."]
+             f"Khoảng hạng {interval}: hạng thấp nhất và cao nhất sau khi bỏ {fmt_num(100 * lo_q, 0, strip=True)} % "
+             "số lần mô phỏng ở mỗi phía."]
     notes += [str(x) for x in settings.get("notes") or []]
     blocks.append(doc.Table(
         columns=["Đơn vị", "Hạng", "Xếp loại", "Xác suất giữ xếp loại", f"Khoảng hạng {interval}", "Đánh giá"],
