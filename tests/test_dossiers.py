@@ -431,3 +431,29 @@ def test_unit_code_storage_does_not_change_counts(monkeypatch):
     many = [f"{y}-{m:02d}" for y in range(1900, 2025) for m in range(1, 13)]   # (1.500 + 2)³ × 2 units ≥ 2³²
     wide = dossiers.aggregate(df.with_columns(pl.col("unit_code").cast(enum)), many, units=UNITS)
     assert wide.filter(pl.col("period").is_in(["2024-05", "2024-06", "2024-07"])).equals(base)
+
+
+def test_rating_scale_comes_from_the_alias_file(tmp_path):
+    """A five-level satisfaction scale in dossier_columns.yaml: "5" and "Rất hài lòng" read as 5,
+    satisfied from 4 up; a cell outside the scale is reported with the scale in the message."""
+    import yaml
+
+    raw = yaml.safe_load(dossiers.ALIASES_PATH.read_text(encoding="utf-8"))
+    raw["values"]["rating"] = {5: ["rất hài lòng"], 4: ["hài lòng"], 3: ["bình thường"], 2: ["chưa hài lòng"],
+                               1: ["không hài lòng"]}
+    raw["values"]["satisfied_from"] = 4
+    path = tmp_path / "columns.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    five = dossiers.load_aliases(path)
+    assert five.rating_range == (1, 5)
+    frame = canonical_frame().head(4).with_columns(
+        pl.Series("satisfaction", ["5", "Rất hài lòng", "Hài lòng", "Bình thường"]))
+    c = dossiers.aggregate(frame, "2024-06", units=UNITS, aliases=five)
+    got = c.filter(pl.col("indicator") == "dossier_satisfaction").select(pl.col("numerator").sum(),
+                                                                        pl.col("denominator").sum()).row(0)
+    june = frame.filter(pl.col("finished_date").dt.month() == 6)
+    assert got == (float(june.filter(pl.col("satisfaction") != "Bình thường").height), float(june.height))
+    with pytest.raises(InputError, match="Rất hài lòng, Hài lòng, Bình thường, Chưa hài lòng, Không hài lòng hoặc 1–5"):
+        dossiers.aggregate(frame.with_columns(pl.lit("6").alias("satisfaction")), "2024-06", units=UNITS, aliases=five)
+    with pytest.raises(InputError, match="hoặc 1–4"):
+        dossiers.aggregate(frame.with_columns(pl.lit("5").alias("satisfaction")), "2024-06", units=UNITS)

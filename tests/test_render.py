@@ -434,3 +434,26 @@ def test_quarto_source_is_escaped_and_self_contained():
     assert header["format"]["typst"]["papersize"] == "a4"
     assert "<script>" not in qmd and "#set page(width" not in qmd
     assert "](fig-001.svg)" in qmd and SYNTHETIC in qmd
+
+
+def _text_heights(page) -> dict[str, float]:
+    """Each text run on the page → its baseline height from the bottom edge (pt)."""
+    found: dict[str, float] = {}
+
+    def visit(text, cm, tm, _font, _size):
+        if text.strip():
+            found.setdefault(text.strip(), cm[3] * tm[5] + cm[5])
+
+    page.extract_text(visitor_text=visit)
+    return found
+
+
+def test_pdf_figure_taller_than_the_page_is_scaled_to_fit_with_its_caption():
+    # a chart of 100 units drawn 1 : 4, three page heights at the text width
+    tall = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="800" viewBox="0 0 200 800">'
+            '<rect x="0" y="0" width="200" height="800" fill="#1565c0"/></svg>')
+    pages = _pages(pdf_bytes(meta(False), [Paragraph("Trước hình."), Figure(tall, "Hình 7. Rất cao", 1.0),
+                                           Paragraph("Sau hình.")]))
+    heights = [h for p in pages for t, h in _text_heights(p).items() if "Rất cao" in t]
+    assert len(heights) == 1
+    assert heights[0] > 2 * 28.35        # the caption is above the bottom margin (2 cm), not off the page

@@ -164,7 +164,7 @@ def test_whatif_notebook_is_thin_and_committed_without_outputs():
         assert f"{name} =" in params
     body = "".join("".join(c["source"]) for c in code[1:])
     assert "def " not in body and "class " not in body
-    for call in ("whatif.scenario", "uncertainty.monte_carlo", "robustness.robustness_blocks", "tier_probability_table"):
+    for call in ("whatif.scenario", "uncertainty.run_study", "robustness.robustness_blocks", "tier_probability_table"):
         assert call in body
 
 
@@ -204,3 +204,14 @@ def test_baseline_of_a_published_table_is_the_pipeline_result(qd459, published_p
     sc = whatif.scenario(pts, zero, {"no_dossier_policy": "exclude"})
     removed = sc.changes.filter(pl.col("change") == "removed")["unit"].to_list()
     assert sorted(removed) == ["UBND xã Mường Lói", "UBND xã Na Tông", "UBND xã Thanh Nưa"]
+
+
+def test_all_on_time_finds_the_on_time_indicator_of_each_methodology(qd459, qd766, small_counts):
+    """No indicator given: the one scored from the on-time metric (tdgq under QĐ 459, on_time under QĐ 766)."""
+    for meth, code in ((qd459, "tdgq"), (qd766, "on_time")):
+        out = whatif.all_on_time(small_counts, meth, units=["B"])
+        chosen = (pl.col("unit_code") == "B") & (pl.col("indicator") == whatif.ON_TIME_METRIC)
+        assert out.filter(chosen).select("numerator", "denominator").row(0) == (100.0, 100.0)
+        assert out.filter(~chosen).equals(small_counts.filter(~chosen).select(out.columns))
+        sc = whatif.scenario(small_counts, meth, counterfactuals=[{"kind": "all_on_time", "units": ["B"]}])
+        assert row(sc.scenario_points, "B", code)["points"] == row(sc.scenario_points, "B", code)["max"] > 0

@@ -49,20 +49,40 @@ def _vn_axis(ax, axis: str = "x", decimals: int = 0) -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
 
 
+def segment_labels(rows: list[list[int]], char_width: float = 0.028) -> list[tuple[float, int, str, bool]]:
+    """Where the counts of stacked bars are written: (x, bar index, text, inside).
+
+    ``rows[i]`` are the segment lengths of bar i, left to right. A count goes inside
+    its segment when the segment is at least ``char_width`` of the longest bar per
+    digit, else just above the bar; empty segments get no label."""
+    room = max((sum(r) for r in rows), default=0) * char_width
+    out = []
+    for i, row in enumerate(rows):
+        left = 0
+        for v in row:
+            if v:
+                out.append((left + v / 2, i, str(v), v >= room * len(str(v))))
+            left += v
+    return out
+
+
 def tier_distribution(tier_counts: pl.DataFrame, tier_order: list[str], title: str) -> str:
     """Stacked horizontal bar per unit group: how many units in each tier."""
     groups = tier_counts["unit_group"].unique(maintain_order=True).to_list()
+    counts = {(g, t): int(c) for g, t, c in tier_counts.group_by("unit_group", "tier").agg(pl.col("count").sum()).iter_rows()}
+    rows = [[counts.get((g, t), 0) for t in tier_order] for g in groups]
     fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.55 * len(groups)))
     left = [0] * len(groups)
-    for tier in tier_order:
-        sub = tier_counts.filter(pl.col("tier") == tier)
-        vals = [int(sub.filter(pl.col("unit_group") == g)["count"].sum()) for g in groups]
+    for j, tier in enumerate(tier_order):
+        vals = [r[j] for r in rows]
         ax.barh(groups, vals, left=left, color=tier_colour(tier, tier_order), label=tier, height=0.6)
-        for i, v in enumerate(vals):
-            if v:
-                ax.text(left[i] + v / 2, i, f"{v:02d}", ha="center", va="center", color="white", fontsize=9, fontweight="bold")
         left = [a + b for a, b in zip(left, vals)]
-    ax.invert_yaxis()
+    labels = segment_labels(rows)
+    for x, i, text, inside in labels:
+        ax.text(x, i if inside else i - 0.34, text, ha="center", va="center" if inside else "bottom",
+                color="white" if inside else "#24292f", fontsize=9 if inside else 7.5, fontweight="bold")
+    above = not all(inside for *_, inside in labels)
+    ax.set_ylim(len(groups) - 0.5, -0.85 if above else -0.5)   # inverted: first group on top
     ax.set_xlabel("Số đơn vị")
     ax.set_title(title, loc="left", fontsize=10)
     ax.legend(ncol=len(tier_order), loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(groups) < 3 else -0.2), frameon=False, fontsize=8)
@@ -95,7 +115,7 @@ def ranked_scores(units: pl.DataFrame, tier_order: list[str], thresholds: list[t
 def group_profile(groups: pl.DataFrame, group_names: dict[str, str], title: str) -> str:
     """Stacked bars of points lost per indicator group for each unit (where points are lost)."""
     units = groups["label"].unique(maintain_order=True).to_list()
-    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.26 * len(units)))
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.24 * len(units)))
     left = [0.0] * len(units)
     for i, (code, name) in enumerate(group_names.items()):
         sub = groups.filter(pl.col("group") == code)

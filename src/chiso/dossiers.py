@@ -136,7 +136,13 @@ class Aliases:
     flag_true: tuple[str, ...]
     flag_false: tuple[str, ...]
     rating: dict[str, int]
+    rating_words: tuple[str, ...]        # first spelling of each level, highest level first (messages)
     satisfied_from: int
+
+    @property
+    def rating_range(self) -> tuple[int, int]:
+        """Lowest and highest satisfaction level; numbers in this range are read as the level."""
+        return min(self.rating.values()), max(self.rating.values())
 
     def columns(self, table: str) -> dict[str, tuple[str, tuple[str, ...]]]:
         if table == "units":
@@ -186,6 +192,7 @@ def _load_aliases(path: str) -> Aliases:
         flag_true=tuple(normalize_text(v) for v in values["flag"]["true"]),
         flag_false=tuple(normalize_text(v) for v in values["flag"]["false"]),
         rating={normalize_text(v): int(level) for level, words in values["rating"].items() for v in words},
+        rating_words=tuple(values["rating"][level][0] for level in sorted(values["rating"], key=int, reverse=True)),
         satisfied_from=int(values["satisfied_from"]),
     )
 
@@ -470,7 +477,7 @@ def _parse_rating(c: pl.Expr, aliases: Aliases) -> pl.Expr:
     v = _normalize_expr(c)
     number = v.str.replace(r"^(\d+)\.0+$", "$1").cast(pl.Int32, strict=False)
     words = v.replace_strict(aliases.rating, default=None, return_dtype=pl.Int32)
-    return pl.coalesce(pl.when(number.is_between(1, 4)).then(number), words).cast(pl.Int8)
+    return pl.coalesce(pl.when(number.is_between(*aliases.rating_range)).then(number), words).cast(pl.Int8)
 
 
 def _typed_expr(col: str, kind: str, dtype: pl.DataType, aliases: Aliases) -> pl.Expr:
@@ -506,9 +513,9 @@ def _typed_expr(col: str, kind: str, dtype: pl.DataType, aliases: Aliases) -> pl
         return expr.fill_null(0) if kind == "count" else expr
     if kind == "rating":
         if dtype == pl.Int8:
-            return c        # canonical (``ingest``, generator): already 1–4 or null
+            return c        # canonical (``ingest``, generator): already a level or null
         if dtype.is_integer():
-            return pl.when(c.is_between(1, 4)).then(c).cast(pl.Int8)
+            return pl.when(c.is_between(*aliases.rating_range)).then(c).cast(pl.Int8)
         return _parse_rating(c, aliases)
     raise ValueError(kind)
 
@@ -598,8 +605,16 @@ _EXPECTED = {
     "flag": "có/không",
     "count": "một số nguyên",
     "days": "một số ngày",
-    "rating": "một mức hài lòng (Rất hài lòng, Hài lòng, Bình thường, Không hài lòng hoặc 1–4)",
 }
+
+
+def _expected(kind: str, aliases: Aliases) -> str:
+    """What a cell of this kind should hold, for error messages."""
+    if kind == "rating":
+        lo, hi = aliases.rating_range
+        words = ", ".join(w[:1].upper() + w[1:] for w in aliases.rating_words)
+        return f"một mức hài lòng ({words} hoặc {lo}–{hi})"
+    return _EXPECTED[kind]
 
 
 def _check(src: _Source, aliases: Aliases) -> _Checked:
@@ -648,7 +663,7 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
     if out.get("__missing_received"):
         bad["__missing_received"] = missing_received
     if bad:
-        _raise_first(src, bad, kinds)
+        _raise_first(src, bad, kinds, aliases)
     if out.get("__finished_before_received"):
         warnings.warn(f"{src.file}: {out['__finished_before_received']} hồ sơ có ngày hoàn thành trước ngày tiếp nhận "
                       "(vẫn được tính theo ngày hoàn thành).", stacklevel=3)
@@ -694,7 +709,8 @@ def _check_cell_length(src: _Source, candidates: list[str]) -> None:
                      row=row if src.text else None, column=src.headers[name], rule="cell_too_long")
 
 
-def _raise_first(src: _Source, bad: dict[str, pl.Expr], kinds: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+def _raise_first(src: _Source, bad: dict[str, pl.Expr], kinds: dict[str, tuple[str, tuple[str, ...]]],
+                 aliases: Aliases) -> None:
     """Find the first unreadable cell in file order and raise it."""
     hit = _first_bad(src, bad)
     assert hit is not None, "a mask of bad cells matched no row"
@@ -705,7 +721,7 @@ def _raise_first(src: _Source, bad: dict[str, pl.Expr], kinds: dict[str, tuple[s
                          row=row if has_row else None, column=src.headers["received_date"], rule="required_value")
     kind = kinds[name][0]
     raise InputError(
-        f"Giá trị '{value}' không đọc được: cần {_EXPECTED[kind]}.", f"Cannot read '{value}' as {kind}.",
+        f"Giá trị '{value}' không đọc được: cần {_expected(kind, aliases)}.", f"Cannot read '{value}' as {kind}.",
         file=src.file, row=row if has_row else None, column=src.headers[name], rule=f"{kind}_format",
     )
 
@@ -983,6 +999,18 @@ def _dossier_flags(cols: set[str], satisfied_from: int, fin: pl.Expr, due: pl.Ex
     return {k: v for k, v in flags.items() if v is not None}
 
 
+def _dossier_inputs(cols: set[str], aliases: Aliases) -> tuple[pl.Expr, dict[str, pl.Expr]]:
+    """The day a dossier is judged against (due date extended by the supplement waiting
+    days; the finished date when there is no due date, so on time when finished and
+    never overdue) and its 0/1 flags."""
+    fin = _day_number("finished_date", cols)
+    due = _day_number("due_date", cols)
+    if "supplement_wait_days" in cols:
+        due = due + pl.col("supplement_wait_days").fill_null(0).cast(pl.Int32)
+    due = due.fill_null(fin)
+    return due, _dossier_flags(cols, aliases.satisfied_from, fin, due)
+
+
 def _by_period(g: pl.DataFrame, n: int, received: list[str], resolved: list[str], pending: list[str],
                prefix: str = "") -> pl.DataFrame:
     """Per unit × period bucket (1..n): sums by received period (``rec_``), by finished
@@ -1080,12 +1108,7 @@ def aggregate(
     unit_list = read_units(units, aliases=aliases) if units is not None else None
     with_names = unit_list is None and "unit_name" in cols
 
-    fin = _day_number("finished_date", cols)
-    due = _day_number("due_date", cols)
-    if "supplement_wait_days" in cols:   # due date extended by the supplement waiting days
-        due = due + pl.col("supplement_wait_days").fill_null(0).cast(pl.Int32)
-    due = due.fill_null(fin)             # no due date: on time when finished, never overdue
-    sums = _dossier_flags(cols, aliases.satisfied_from, fin, due)
+    due, sums = _dossier_inputs(cols, aliases)
     g = _grouped(lf, seq, sums, due=due, with_names=with_names, engine=engine)
     skipped = g.filter(pl.col("rp").is_null())["n"].sum() if g.height else 0
     if skipped:

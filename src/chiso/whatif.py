@@ -161,13 +161,20 @@ def _unit_filter(df: pl.DataFrame, units: Iterable[str] | None) -> pl.Expr:
     return expr
 
 
+ON_TIME_METRIC = "on_time"   # the counts metric of dossiers resolved early or on time (chiso.counts)
+
+
 def all_on_time(source: pl.DataFrame, meth: Methodology, units: Iterable[str] | None = None,
-                indicator: str = "tdgq", metric: str | None = None) -> pl.DataFrame:
+                indicator: str | None = None, metric: str | None = None) -> pl.DataFrame:
     """"All late dossiers resolved on time" for `units` (None: every unit).
 
-    Counts: the on-time numerator becomes its denominator. Points: the indicator gets
-    its max where it applies.
+    The indicator is `indicator`, else the methodology's indicator scored from
+    `metric` (default ``ON_TIME_METRIC``): ``tdgq`` under QĐ 459, ``on_time`` under
+    QĐ 766. Counts: the on-time numerator becomes its denominator. Points: the
+    indicator gets its max where it applies.
     """
+    if indicator is None and metric is None:
+        metric = ON_TIME_METRIC
     return set_ratio(source, meth, 1.0, indicator=indicator, metric=metric, units=units,
                      label="toàn bộ hồ sơ được giải quyết đúng hạn")
 
