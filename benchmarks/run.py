@@ -31,10 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from chiso.synth_dossiers import DEFAULT_SEED, N_UNITS, write_units  # noqa: E402
+
 BENCH_DATA = ROOT / "data" / "bench"
 RESULTS = Path(__file__).with_name("results.json")
 ENGINES = ("polars", "duckdb", "pandas", "scan")
-SEED = 20240601
 TARGETS_TEXT = {
     "polars_10m_under_5s": "10 triệu hồ sơ tổng hợp dưới 5 giây",
     "polars_10x_faster_than_pandas": "nhanh hơn pandas ít nhất 10 lần (10 triệu hồ sơ)",
@@ -67,11 +68,9 @@ def ensure_data(rows: int) -> tuple[Path, Path]:
     if not data.exists():
         print(f"==> Sinh {rows:,} hồ sơ giả lập: {data}".replace(",", "."), flush=True)
         subprocess.run([sys.executable, "-m", "chiso.synth_dossiers", "--rows", str(rows), "--out", str(data),
-                        "--seed", str(SEED)], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+                        "--seed", str(DEFAULT_SEED)], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     if not units.exists():
-        from chiso.synth_dossiers import write_units
-
-        write_units(units, seed=SEED)
+        write_units(units, seed=DEFAULT_SEED)
     return data, units
 
 
@@ -233,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             size["file_mb"] = round(data.stat().st_size / 2**20, 1)
     doc = {
         "benchmark": "dossiers → counts (every unit × month × dossier metric), one year of synthetic national dossiers",
-        "seed": SEED,
-        "units": 3400,
+        "seed": DEFAULT_SEED,
+        "units": N_UNITS,
         "periods": "2024-01..2024-12",
         "machine": machine(),
         "versions": versions(),

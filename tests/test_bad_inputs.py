@@ -30,11 +30,9 @@ class Result:
     root: Path | None = None
 
 
-def _raise_first(outcomes) -> None:
-    from chiso import validation
-
-    for o in outcomes:
-        validation.raise_on_failure(o)
+def _repairs(frame: pl.DataFrame) -> list[sniff.Repair]:
+    """The repairs a reader reported as a table (``sniff.repairs_frame``), back as records."""
+    return [sniff.Repair(**{k: (tuple(v) if k == "rows" else v) for k, v in r.items()}) for r in frame.to_dicts()]
 
 
 def run(case: Case, tmp: Path) -> Result:
@@ -58,9 +56,7 @@ def run(case: Case, tmp: Path) -> Result:
             findings = audit.audit_table(table, meth)
             flagged = set(outcome.warnings["expectation"]) | set(
                 findings.filter(pl.col("severity") != "info")["check"].to_list())
-            reported = [sniff.Repair(**{k: (tuple(v) if k == "rows" else v) for k, v in r.items()})
-                        for r in table.repairs.to_dicts()]
-            return Result((table, outcome), reported, flagged)
+            return Result((table, outcome), _repairs(table.repairs), flagged)
         if case.kind == "period":
             from chiso import periods
 
@@ -69,9 +65,7 @@ def run(case: Case, tmp: Path) -> Result:
             finally:
                 _check_validation_files(target)
             flagged = set(outcome.warnings["expectation"])
-            reported = [sniff.Repair(**{k: (tuple(v) if k == "rows" else v) for k, v in r.items()})
-                        for r in outcome.repairs.to_dicts()]
-            return Result(outcome, reported, flagged, root=target)
+            return Result(outcome, _repairs(outcome.repairs), flagged, root=target)
         if case.kind == "names":
             what, name = target
             if what == "period":
@@ -88,11 +82,12 @@ def run(case: Case, tmp: Path) -> Result:
                 return Result(dossiers.read_units(target), list(repairs))
             return Result(dossiers.read_dossiers(target), list(repairs))
         if case.kind == "annual":
-            from chiso import annual
+            from chiso import annual, validation
 
             tables = annual.load_tables("2024", target)
             outcomes = annual.validate(tables)
-            _raise_first(outcomes)
+            for o in outcomes:
+                validation.raise_on_failure(o)
             return Result(outcomes, list(repairs))
     raise ValueError(case.kind)
 

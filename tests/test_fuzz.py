@@ -35,7 +35,7 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
                                                                        HealthCheck.function_scoped_fixture])
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
-REGISTRY = pl.read_csv(builders.RAW / "units" / "registry.csv", infer_schema=False)
+REGISTRY = pl.read_csv(builders.RAW_DIR / "units" / "registry.csv", infer_schema=False)
 UNIT_NAMES = sorted(set(REGISTRY["unit_name"].to_list()))
 QD459 = methodology.load("qd459-2023")
 QD766 = methodology.load("qd766-2022")

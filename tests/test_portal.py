@@ -109,3 +109,18 @@ def test_qd459_from_the_same_counts_and_side_by_side(data, tmp_path):
     written = compare.write_national_vs_provincial(CAPTURE, tmp_path)
     assert pl.read_csv(written["comparison_csv"]).height == 149
     assert pl.read_parquet(written["reproduction"])["metric"].to_list()[-1] == "TOTAL"
+
+
+def test_integer_codes_and_padded_names_key_units_alike_in_both_readers(data, qd766):
+    """A capture whose departmentCode is a number and whose names carry spaces: the counts
+    and the unit figures name each unit the same way, so the totals still join."""
+    odd = copy.deepcopy(data)
+    for i, unit in enumerate(odd["unitsDetail"]):
+        unit["departmentCode"] = 1000 + i
+        unit["departmentName"] = f" {unit['departmentName']} "
+    c, u = portal.read_portal(odd), portal.read_units(odd)
+    assert c["unit_code"].dtype == u["unit_code"].dtype == pl.String
+    assert set(c["unit_code"]) == set(u["unit_code"]) and set(c["unit_name"]) == set(u["unit_name"])
+    assert not u["unit_name"].str.starts_with(" ").any()
+    totals = portal.total_comparison(odd, qd766)
+    assert totals.height == 149 and (totals["abs_diff"] <= 0.03).all()

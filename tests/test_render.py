@@ -337,8 +337,9 @@ def sample_pdf() -> bytes:
 
 
 def _pages(data: bytes):
-    pypdf = pytest.importorskip("pypdf")
     import io
+
+    import pypdf
 
     return pypdf.PdfReader(io.BytesIO(data)).pages
 

@@ -38,23 +38,9 @@ EPOCH = "1735689600"  # 2025-01-01T00:00:00Z
 DETERMINISTIC_ENV = {"SOURCE_DATE_EPOCH": EPOCH, "POLARS_MAX_THREADS": "1"}
 
 
-# Outputs that record how long they took (not data): compared without that key. See
-# test_uncertainty_json_records_no_timing.
-VOLATILE_JSON_KEYS: dict[str, set[str]] = {}  # no output has run-dependent keys (files compared byte for byte)
-
-
-def _without(path: Path, keys: set[str]):
-    def strip(o):
-        if isinstance(o, dict):
-            return {k: strip(v) for k, v in o.items() if k not in keys}
-        if isinstance(o, list):
-            return [strip(v) for v in o]
-        return o
-    return strip(json.loads(path.read_text(encoding="utf-8")))
-
-
 def _hashes(root: Path, *folders: str, skip: tuple[str, ...] = ("notebooks",)) -> dict[str, str]:
-    """SHA-256 of every file under ``folders`` (the timing keys of VOLATILE_JSON_KEYS left out)."""
+    """SHA-256 of every file under ``folders``, byte for byte (no output records run times:
+    test_uncertainty_json_records_no_timing)."""
     out = {}
     for folder in folders:
         base = root / folder
@@ -62,9 +48,7 @@ def _hashes(root: Path, *folders: str, skip: tuple[str, ...] = ("notebooks",)) -
             continue
         for p in sorted(base.rglob("*")):
             if p.is_file() and not any(part in skip for part in p.relative_to(root).parts):
-                keys = VOLATILE_JSON_KEYS.get(p.name)
-                data = (json.dumps(_without(p, keys), sort_keys=True).encode() if keys else p.read_bytes())
-                out[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
+                out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
@@ -209,11 +193,10 @@ def test_a_failing_month_leaves_other_months_intact(tmp_path):
 # the user asked for on the command line of a tool that is not a pipeline stage.
 WRITE_ALLOWED = {
     "io.py": "the atomic writers themselves",
-    "render/common.py": "atomic_write (temporary file + os.replace)",
-    "render/quarto.py": "inside a TemporaryDirectory, then atomic_write",
-    "render/pdf.py": "inside a TemporaryDirectory, then atomic_write",
+    "render/quarto.py": "inside a TemporaryDirectory, then chiso.io.atomic_write_bytes",
+    "render/pdf.py": "inside a TemporaryDirectory, then chiso.io.atomic_write_bytes",
     "synth.py": "a whole month written in a temporary folder, then moved (os.replace)",
-    "whatif.py": "methodology variant in a TemporaryDirectory; `--out` of a CLI comparison (not a pipeline output)",
+    "whatif.py": "`--out` of a CLI comparison (not a pipeline output)",
     "dossiers.py": "writes through chiso.io (_atomic, atomic_write_text)",
 }
 WRITE_CALL = re.compile(r"\.write_(?:csv|parquet|json|text|bytes|excel|ipc)\((?!\))|open\([^)]*['\"][wax]b?['\"]"
@@ -261,16 +244,12 @@ import sys
 from chiso import stages
 from chiso.render import to_pdf, write_html
 from chiso.reports.monthly import build_published_report
+from chiso.uncertainty import uncertainty_stage
 
 for t in sys.argv[1:]:
     stages.validate_published(t)
     stages.score_published(t)
-    try:
-        from chiso.uncertainty import uncertainty_stage
-    except ImportError:  # (the stage is optional for the report)
-        pass
-    else:
-        uncertainty_stage(t)
+    uncertainty_stage(t)
     blocks = build_published_report(t)
     write_html(blocks[0], blocks[1:], f"reports/{t}/report.html")
     to_pdf(blocks[0], blocks[1:], f"reports/{t}/report.pdf")

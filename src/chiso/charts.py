@@ -231,15 +231,16 @@ def change_bars(labels: list[str], changes: list[float], title: str, xlabel: str
     return to_svg(fig)
 
 
-def score_scatter(units: pl.DataFrame, x: str, y: str, xlabel: str, ylabel: str, title: str) -> str:
-    """One point per unit: its score under two methodologies, with the diagonal x = y."""
+def score_scatter(units: pl.DataFrame, x: str, y: str, xlabel: str, ylabel: str, title: str,
+                  top: float = 100) -> str:
+    """One point per unit: its score under two methodologies (scale up to ``top``), with the diagonal x = y."""
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     xs, ys = units[x].to_list(), units[y].to_list()
     lo = min(min(xs), min(ys)) - 2
-    ax.plot([lo, 100], [lo, 100], color="#8c959f", linewidth=0.8, linestyle="--")
+    ax.plot([lo, top], [lo, top], color="#8c959f", linewidth=0.8, linestyle="--")
     ax.scatter(xs, ys, s=14, color="#4c9be8", edgecolors="#1f6feb", linewidths=0.4)
-    ax.set_xlim(lo, 100)
-    ax.set_ylim(lo, 100)
+    ax.set_xlim(lo, top)
+    ax.set_ylim(lo, top)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     _vn_axis(ax, "x")

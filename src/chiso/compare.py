@@ -98,7 +98,7 @@ def write_national_vs_provincial(source: str | Path, out_dir: str | Path = DEFAU
         "units_qd766": write_parquet(u766, out_dir / "units_qd766.parquet"),
         "units_qd459": write_parquet(u459, out_dir / "units_qd459.parquet"),
         "comparison": write_parquet(table, out_dir / "qd766_vs_qd459.parquet"),
-        "reproduction": write_parquet(reproduction_report(source, m766), out_dir / "reproduction_qd766.parquet"),
+        "reproduction": write_parquet(reproduction_report(source, m766, points=p766), out_dir / "reproduction_qd766.parquet"),
     }
     written["comparison_csv"] = atomic_write_text(out_dir / "qd766_vs_qd459.csv", table.write_csv())
     return written
@@ -202,7 +202,7 @@ def qd1187_comparison(folder: str | Path, overrides: dict[str, Any] | None = Non
         .otherwise(pl.lit(STATUS_MISMATCH))
     )
     # a criterion that does not match: the methodology file's assumption for it says why it may differ
-    hints = pl.col("indicator").replace_strict({i.code: i.assumption for i in meth.indicators if i.assumption},
+    hints = pl.col("indicator").replace_strict(dict(meth.assumptions()),
                                                default=None, return_dtype=pl.String)
     reason = (
         pl.when(declared_off).then(

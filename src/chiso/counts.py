@@ -125,13 +125,8 @@ def normalize_counts(df: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def _norm_header(text: str) -> str:
-    return sniff.norm_header(text)
-
-
-TEMPLATE_HEADERS = frozenset(_norm_header(a) for aliases in TEMPLATE_ALIASES.values() for a in aliases)
+TEMPLATE_HEADERS = frozenset(sniff.norm_header(a) for aliases in TEMPLATE_ALIASES.values() for a in aliases)
 COUNT_COLUMNS = ("numerator", "denominator")
-SCORE_COLUMNS = ("source_score", "source_max")
 
 
 def _bool_expr(col: str) -> pl.Expr:
@@ -141,7 +136,7 @@ def _bool_expr(col: str) -> pl.Expr:
 
 def _read_table_strings(path: Path, text: str | None = None) -> sniff.SniffedTable:
     """A CSV or XLSX template as strings: encoding, delimiter, header rows found and repaired (``chiso.sniff``)."""
-    return sniff.read_table(path, set(TEMPLATE_HEADERS), _norm_header, text=text)
+    return sniff.read_table(path, TEMPLATE_HEADERS, text=text)
 
 
 def read_template(path: str | Path) -> pl.DataFrame:
@@ -167,7 +162,7 @@ def _read_template(path: Path, text: str | None = None) -> pl.DataFrame:
     file = str(path)
     renames, seen = {}, {}
     for col in table.header:
-        canon = next((c for c, aliases in TEMPLATE_ALIASES.items() if _norm_header(col) in aliases), None)
+        canon = next((c for c, aliases in TEMPLATE_ALIASES.items() if sniff.norm_header(col) in aliases), None)
         if canon is None:
             continue
         if canon in seen:

@@ -58,6 +58,7 @@ import yaml
 from . import sniff
 from .counts import COUNTS_SCHEMA, DEFAULT_UNIT_GROUP
 from .errors import InputError
+from .units import TONE_STYLE
 
 ALIASES_PATH = Path(__file__).with_name("dossier_columns.yaml")
 CHANNELS = ("online", "direct", "postal")
@@ -77,12 +78,6 @@ FREQS = ("month", "quarter", "year")
 EXCEL_EPOCH_OFFSET = 25569  # days from 1899-12-30 (Excel day 0) to 1970-01-01
 HEAD_BYTES = 1 << 20         # a CSV up to this size is decoded whole; a larger UTF-8 one is streamed from disk
 STREAMABLE_REPAIRS = {"bom", "nfc"}  # what polars and ``_typed`` do themselves (BOM skipped, text NFC)
-# Old and new tone placement are the same word ("hoá" = "hóa", "thuỷ" = "thủy").
-_TONES = {
-    "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
-    "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
-    "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
-}
 
 # Metrics computed from dossiers: code → (numerator, denominator or None for a plain
 # count, columns it needs besides unit and received date). Descriptions are printed
@@ -157,7 +152,7 @@ def normalize_text(text: Any) -> str:
     """Compare form of a header or value: ``chiso.sniff.norm_header`` (NFC, lower case,
     one space), surrounding ":" "*" removed, tone placement unified."""
     s = sniff.norm_header(text).strip(" :*")
-    for old, new in _TONES.items():
+    for old, new in TONE_STYLE.items():  # old and new tone placement: one word
         s = s.replace(old, new)
     return s
 
@@ -167,7 +162,7 @@ def _normalize_expr(expr: pl.Expr) -> pl.Expr:
     return (
         expr.cast(pl.String).str.normalize("NFC").str.to_lowercase()
         .str.replace_all(r"\s+", " ").str.strip_chars(" :*")
-        .str.replace_many(list(_TONES), list(_TONES.values()))
+        .str.replace_many(list(TONE_STYLE), list(TONE_STYLE.values()))
     )
 
 
@@ -651,7 +646,7 @@ def _check(src: _Source, aliases: Aliases) -> _Checked:
     bad: dict[str, pl.Expr] = {}
     for c in distinct + dates:
         values = [v for v in out[c] if v is not None]
-        kind = "string" if c in MAPPED_STRINGS and kinds[c][0] == "string" else kinds[c][0]
+        kind = kinds[c][0]
         small = pl.DataFrame({c: values}, schema={c: pl.String})
         parsed = small.select(pl.col(c).alias("raw"), (_parse_date(pl.col(c)) if kind == "date"
                                                         else _typed_expr(c, kind, pl.String, aliases)).alias("value"))
@@ -914,12 +909,12 @@ def _day_number(col: str, cols: Container[str]) -> pl.Expr:
 
 
 def _grouped(lf: pl.LazyFrame, periods: list[Period], flags: dict[str, pl.Expr], *,
-             due: pl.Expr | None, with_names: bool, engine: str, lane_bits: int | None = None) -> pl.DataFrame:
+             due: pl.Expr, with_names: bool, engine: str) -> pl.DataFrame:
     """The one pass over the rows: row count and flag sums per unit × received ×
     finished × due period bucket (``rp``, ``fp``, ``dp``: 0 before the periods, 1..n,
     n + 1 after; an unfinished dossier has ``fp`` = n + 1, one without due date
     ``dp`` = its ``fp``)."""
-    lane_bits = lane_bits or LANE_BITS
+    lane_bits = LANE_BITS
     schema = lf.collect_schema()
     lut, base = _period_lut(periods)
     size = len(lut)
@@ -930,8 +925,6 @@ def _grouped(lf: pl.LazyFrame, periods: list[Period], flags: dict[str, pl.Expr],
 
     rec = pl.col("received_date").cast(pl.Int32)
     fin = _day_number("finished_date", schema)
-    if due is None:
-        due = pl.lit(None, dtype=pl.Int32)
     after = pl.lit(nb - 1, dtype=pl.UInt32)
     key = (bucket(rec) * nb + bucket(fin).fill_null(after)) * nb + bucket(due).fill_null(after)
     cube = nb ** 3
@@ -1145,21 +1138,15 @@ def aggregate(
     if petitions is not None:
         plf = _source_frame(petitions, "petitions", aliases, check)
         pcols = set(plf.collect_schema().names())
-        pfin = _day_number("finished_date", pcols)
-        pdue = _day_number("due_date", pcols).fill_null(pfin)
-        psums = {
-            "on_time": pfin <= pdue if {"finished_date", "due_date"} <= pcols else None,
-            "rated": pl.col("satisfaction").is_not_null() if "satisfaction" in pcols else None,
-            "satisfied": pl.col("satisfaction") >= aliases.satisfied_from if "satisfaction" in pcols else None,
-        }
-        psums = {k: v for k, v in psums.items() if v is not None}
+        pdue, pflags = _dossier_inputs(pcols, aliases)     # the dossiers' timing and rating rules
+        psums = {k: v for k, v in pflags.items() if k in ("early", "exact", "rated", "satisfied")}
         pg = _grouped(plf, seq, psums, due=pdue, with_names=False, engine=engine)
         pg = pg.filter(pl.col("rp").is_not_null())
         wides.append(_by_period(pg, n, [], list(psums), [], prefix="pakn_"))
         pc = _zero_if_absent(wides[1])
         metrics += _specs(PETITION_METRICS, pcols, "Tệp PAKN", {
             "petitions_received": (pc("pakn_rec_n"), None),
-            "petition_on_time": (pc("pakn_res_on_time"), pc("pakn_res_n") + pc("pakn_pend_n")),
+            "petition_on_time": (pc("pakn_res_early") + pc("pakn_res_exact"), pc("pakn_res_n") + pc("pakn_pend_n")),
             "petition_satisfaction": (pc("pakn_res_satisfied"), pc("pakn_res_rated")),
         })
         data_units = pl.concat([data_units, pg.select(pl.col("unit_code").unique().cast(pl.String))]).unique()

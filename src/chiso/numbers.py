@@ -85,8 +85,7 @@ def number_exprs(col: str, counts: bool) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.
     no_dots = s.str.replace_all(".", "", literal=True)
     no_commas = s.str.replace_all(",", "", literal=True)
     thousands = (
-        (pl.lit(counts) & dot_k1) | dot_kn | (pl.lit(counts) & comma_kn) | (~pl.lit(counts) & comma_kn)
-        | vn_full | en_full
+        (pl.lit(counts) & dot_k1) | dot_kn | comma_kn | vn_full | en_full
     )
     text = (
         pl.when(empty | dash | excel).then(None)

@@ -25,6 +25,7 @@ from . import sniff, validation
 from .errors import InputError
 from .io import atomic_write_text, write_parquet
 from .params import load_methodology, load_params
+from .units import REGISTRY_PATH, load_registry
 
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 INPUT_SUFFIXES = (".json", ".csv", ".xlsx")
@@ -91,12 +92,7 @@ def methodology_ids(params: dict) -> list[str]:
 
 def known_units(period: str, root: Path, codes: list[str]) -> list[str]:
     """Registry units valid in the period; without a registry, the codes as given."""
-    try:
-        from .units import load_registry
-    except ImportError:  # registry module absent: nothing to check against
-        return sorted(set(codes))
-    registry_file = root / "data" / "raw" / "units" / "registry.csv"
-    if not registry_file.exists():
+    if not (root / REGISTRY_PATH).exists():
         return sorted(set(codes))
     reg = load_registry(root)
     start, end = period_bounds(period)
@@ -105,22 +101,15 @@ def known_units(period: str, root: Path, codes: list[str]) -> list[str]:
     return sorted(set(valid["unit_code"].to_list()))
 
 
-def read_period_counts(period: str, root: Path) -> tuple[pl.DataFrame, list[Path]]:
-    """Every export of the period stacked; names and groups taken from the unit registry
-    when there is one (sources spell them differently)."""
-    counts, files, _ = _read_period(period, root)
-    return counts.drop("source_row"), files
-
-
 def _read_period(period: str, root: Path) -> tuple[pl.DataFrame, list[Path], pl.DataFrame]:
-    """``read_period_counts`` plus ``source_row`` and the repairs accepted while reading."""
+    """Every export of the period stacked (with ``source_row``), names and groups taken
+    from the unit registry when there is one (sources spell them differently), and the
+    repairs accepted while reading."""
     files = input_files(period, root)
     with sniff.collect_repairs() as repairs:
         frames = [_counts.read_counts_located(f).with_columns(pl.lit(f.name).alias("source_file")) for f in files]
     counts = pl.concat(frames, how="diagonal_relaxed")
-    if (root / "data" / "raw" / "units" / "registry.csv").exists():
-        from .units import load_registry
-
+    if (root / REGISTRY_PATH).exists():
         reg = load_registry(root).select("unit_code", pl.col("unit_name").alias("_name"), pl.col("unit_group").alias("_group"))
         counts = (counts.join(reg.unique("unit_code"), on="unit_code", how="left", maintain_order="left")
                   .with_columns(pl.coalesce("_name", "unit_name").alias("unit_name"),
@@ -129,12 +118,13 @@ def _read_period(period: str, root: Path) -> tuple[pl.DataFrame, list[Path], pl.
     return counts, files, sniff.repairs_frame(repairs)
 
 
-def _coverage_results(counts: pl.DataFrame, known: list[str], registry: bool) -> list[dict[str, Any]]:
-    """Warnings for a half-filled month: registry units without any row, and units that
-    lack indicators the other units of the same file have."""
+def _coverage_results(counts: pl.DataFrame, known: list[str]) -> list[dict[str, Any]]:
+    """Warnings for a half-filled month: registry units without any row (none without a
+    registry: ``known`` is then the codes present), and units that lack indicators the
+    other units of the same file have."""
     out = []
     present = set(counts["unit_code"].drop_nulls().to_list())
-    absent = sorted(set(known) - present) if registry else []
+    absent = sorted(set(known) - present)
     out.append({
         "expectation": "chiso_units_reported", "column": "unit_code", "severity": "warning",
         "success": not absent, "n_unexpected": len(absent), "units": absent[:50], "values": [],
@@ -203,9 +193,8 @@ def ingest_period(period: str, params_file: str | Path = "params.yaml", root: st
     known = known_units(period, root, counts["unit_code"].drop_nulls().to_list())
     parameters = {"periods": [period], "known_units": known, "known_metrics": sorted(m for m in metrics if m)}
     outcome = validation.run_suite(counts, "counts", parameters, ", ".join(str(f) for f in files), index_column="unit_name")
-    registry = (root / "data" / "raw" / "units" / "registry.csv").exists()
     outcome.results = pl.concat([outcome.results,
-                                 pl.DataFrame(_coverage_results(counts, known, registry), schema=validation.RESULT_SCHEMA)])
+                                 pl.DataFrame(_coverage_results(counts, known), schema=validation.RESULT_SCHEMA)])
     outcome.repairs = repairs
     # locations name the file as the analyst finds it (data/raw/<period>/<file>)
     paths = {f.name: str(f) for f in files}

@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from . import methodology as _methodology
-from .counts import BASIS_CARRIED, BASIS_RECOMPUTED, UNIT_COLUMNS, indicator_points, normalize_counts, unit_table
+from .counts import BASIS_CARRIED, BASIS_RECOMPUTED, COUNTS_SCHEMA, UNIT_COLUMNS, indicator_points, normalize_counts, unit_table
 from . import sniff
 from .errors import InputError
 
@@ -147,14 +147,13 @@ def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = N
             raise InputError(f"Đơn vị thứ {row} trong 'unitsDetail' thiếu mã (departmentCode) hoặc tên (departmentName).",
                              f"unitsDetail[{i}]: unit without code or name.",
                              file=name, row=row, column="departmentCode", rule="portal_unit")
-        code = str(code).strip()
+        code, unit_name = _unit_key(unit)
         if code in codes:
             raise InputError(f"Đơn vị {code} ({unit['departmentName']}) xuất hiện hai lần trong 'unitsDetail' "
                              f"(đơn vị thứ {codes[code]} và thứ {row}): đơn vị bị lặp, xóa một lần xuất hiện.",
                              f"Duplicated unit {code} (positions {codes[code]} and {row}).",
                              file=name, row=row, column="departmentCode", rule="duplicate_unit")
         codes[code] = row
-        unit_name = unicodedata.normalize("NFC", unit["departmentName"]).strip()
         if unit_name != unit["departmentName"]:
             renamed.append((row, unit["departmentName"], unit_name))
         child = unit.get("childGroup")
@@ -240,20 +239,22 @@ def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = N
                                   column="departmentName", rows=tuple(r for r, _, _ in renamed[:sniff.EXAMPLES]),
                                   n=len(renamed), before=before.encode("unicode_escape").decode("ascii")[:60],
                                   after=after))
-    schema = {"period": pl.String, "unit_code": pl.String, "unit_name": pl.String, "unit_group": pl.String,
-              "indicator": pl.String, "numerator": pl.Float64, "denominator": pl.Float64, "provisional": pl.Boolean,
-              "source_score": pl.Float64, "source_max": pl.Float64, "available": pl.Boolean, "note": pl.String,
-              "source_row": pl.Int64}
-    frame = pl.DataFrame(rows, schema=schema)
+    frame = pl.DataFrame(rows, schema={**COUNTS_SCHEMA, "source_row": pl.Int64})
     return normalize_counts(frame).with_columns(frame["source_row"])
 
 
+def _unit_key(unit: dict[str, Any]) -> tuple[str, str]:
+    """A unit's code (``departmentCode``, else ``departmentId``) and name as the counts table holds them."""
+    code = unit.get("departmentCode") or unit.get("departmentId")
+    return str(code).strip(), unicodedata.normalize("NFC", unit.get("departmentName") or "").strip()
+
+
 def read_units(path_or_data: str | Path | dict[str, Any]) -> pl.DataFrame:
-    """Unit-level figures the portal prints: total, ranks and group scores."""
+    """Unit-level figures the portal prints: total, ranks and group scores (units keyed as in ``read_portal``)."""
     data, _ = _load(path_or_data)
     period = period_of(data.get("metadata") or {})
     rows = [
-        {"period": period, "unit_code": u.get("departmentCode"), "unit_name": u.get("departmentName"),
+        {"period": period, **dict(zip(("unit_code", "unit_name"), _unit_key(u), strict=True)),
          "unit_group": UNIT_GROUPS.get(u.get("childGroup"), u.get("childGroup")),
          "portal_total": u.get("totalScore"), "portal_rank": u.get("rank"), "portal_group_rank": u.get("groupRank"),
          **{f"portal_{g.lower()}": (u.get("groupScores") or {}).get(g) for g in GROUP_ORDER}}
@@ -274,18 +275,24 @@ REASONS = {
 }
 
 
+REPRODUCTION_TOLERANCE = 0.01   # points: the portal prints them with two decimals
+
+
 def reproduction_report(source: str | Path | dict[str, Any] | pl.DataFrame, meth: _methodology.Methodology | None = None,
-                        tolerance: float = 0.01, total_tolerance: float = 0.03) -> pl.DataFrame:
+                        tolerance: float = REPRODUCTION_TOLERANCE, total_tolerance: float = 0.03,
+                        points: pl.DataFrame | None = None) -> pl.DataFrame:
     """How far the recomputed points are from the portal's own scores, per metric.
 
     Columns: ``metric, group, n_units, n_recomputed, n_matched, max_abs_diff, reason``
     (n_matched: recomputed and within ``tolerance`` of the portal's score). A last
     row ``TOTAL`` compares unit totals with the portal's ``totalScore`` within
-    ``total_tolerance`` (needs the JSON, not just counts).
+    ``total_tolerance`` (needs the JSON, not just counts). ``points``: the source's
+    indicator points under ``meth`` when the caller has them already.
     """
     meth = meth or _methodology.load("qd766-2022")
-    counts = source if isinstance(source, pl.DataFrame) else read_portal(source)
-    pts = indicator_points(counts, meth)
+    if points is None:
+        points = indicator_points(source if isinstance(source, pl.DataFrame) else read_portal(source), meth)
+    pts = points
     # The portal prints no score (null) for a scored metric at 0/0 and counts it 0 in
     # the group: compare with 0 there, and say how many such units there were.
     printed = pl.col("source_score").is_not_null().any().over("indicator")

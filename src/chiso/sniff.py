@@ -34,7 +34,7 @@ import io
 import re
 import unicodedata
 from typing import Any
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -508,8 +508,6 @@ def _xlsx_cell_text(value, number_format: str | None) -> str:
 
 def read_xlsx_rows(path: Path, file: str) -> Rows:
     """The first sheet's rows as strings; formulas without a stored value are refused."""
-    import zipfile
-
     import openpyxl
     from openpyxl.utils import get_column_letter
 
@@ -521,8 +519,6 @@ def read_xlsx_rows(path: Path, file: str) -> Rows:
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except zipfile.BadZipFile as exc:
-        raise corrupt(exc) from exc
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on broken files
         raise corrupt(exc) from exc
     try:
@@ -595,22 +591,22 @@ class Header:
     score: int
 
 
-def find_header(cells: list[list[str]], known: set[str], norm: Callable[[str], str] = norm_header) -> Header | None:
+def find_header(cells: list[list[str]], known: Collection[str]) -> Header | None:
     """The header among the first rows: the row with the most known column names,
     merged with the row above or below it when that row completes it (two-row Excel
     headers: group labels above, names below)."""
 
     def score(row: list[str]) -> int:
-        return sum(1 for c in row if c and norm(c) in known)
+        return sum(1 for c in row if c and norm_header(c) in known)
 
     def merge(upper: list[str], lower: list[str]) -> list[str]:
         width = max(len(upper), len(lower))
         upper, lower = upper + [""] * (width - len(upper)), lower + [""] * (width - len(lower))
         out = []
         for a, b in zip(upper, lower, strict=True):
-            if b and norm(b) in known:
+            if b and norm_header(b) in known:
                 out.append(b)
-            elif a and norm(a) in known:
+            elif a and norm_header(a) in known:
                 out.append(a)
             else:
                 out.append(b.strip() or a.strip())
@@ -662,8 +658,7 @@ def is_xlsx(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04"
 
 
-def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = norm_header,
-               data: bytes | None = None, text: str | None = None) -> SniffedTable:
+def read_table(path: str | Path, known: Collection[str], data: bytes | None = None, text: str | None = None) -> SniffedTable:
     """A CSV or XLSX table as strings, with its header found and its repairs recorded.
 
     ``known``: normalised column names (or aliases) the caller understands; they
@@ -703,7 +698,7 @@ def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = n
     trailing = len(rows.cells) - 1 - keep[-1]
     cells = [rows.cells[i] for i in keep]
     numbers = [rows.numbers[i] for i in keep]
-    header = find_header(cells, known, norm)
+    header = find_header(cells, known)
     if header is None:
         header = Header(0, 1, list(cells[0]), 0)
     for r, row in zip(numbers, cells, strict=True):
@@ -713,7 +708,7 @@ def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = n
                     f"Ô quá dài ({len(c):_} ký tự, tối đa {MAX_CELL_CHARS:_}): thường do dán nhầm văn bản hoặc dấu "
                     "ngoặc kép không đóng.".replace("_", "."),
                     f"Cell too long ({len(c)} characters, at most {MAX_CELL_CHARS}).",
-                    file=file, row=r, column=_col_name([header.names], j), rule="cell_too_long")
+                    file=file, row=r, column=header.names[j] if j < len(header.names) and header.names[j] else f"#{j + 1}", rule="cell_too_long")
     if header.index > 0:
         skipped = numbers[: header.index]
         repairs.append(record(Repair(file, "title_rows",
@@ -774,11 +769,6 @@ def read_table(path: str | Path, known: set[str], norm: Callable[[str], str] = n
                                      rows=tuple(dropped[:EXAMPLES]), n=n)))
     return SniffedTable(file=file, header=names, rows=rows_out, lines=lines,
                         header_line=numbers[header.index + header.n_rows - 1], format=fmt, repairs=repairs)
-
-
-def _col_name(cells: list[list[str]], j: int) -> str:
-    head = cells[0] if cells else []
-    return head[j] if j < len(head) and head[j] else f"#{j + 1}"
 
 
 # ---------------------------------------------------------------------------

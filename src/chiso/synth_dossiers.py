@@ -35,6 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .dossiers import CHANNELS
+from .io import _atomic
+from .synth import _rng
 
 N_PROVINCES = 34
 AGENCIES_PER_PROVINCE = 12
@@ -47,11 +49,10 @@ TIME_LIMITS = np.array([0, 1, 2, 3, 5, 7, 10, 15, 20, 30], dtype=np.int32)
 TIME_LIMIT_P = np.array([0.08, 0.12, 0.08, 0.22, 0.15, 0.10, 0.10, 0.07, 0.05, 0.03])
 
 
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *stream])))
+DEFAULT_SEED = 20240601
 
 
-def synthetic_units(seed: int = 20240601) -> pl.DataFrame:
+def synthetic_units(seed: int = DEFAULT_SEED) -> pl.DataFrame:
     """The synthetic national unit list with the per-unit parameters of the generator.
 
     Columns: ``unit_code, unit_name, unit_group, province`` and the generator's
@@ -175,54 +176,54 @@ def _procedure_codes() -> list[str]:
     return [f"SYN-1.{i:06d}" for i in range(N_PROCEDURES)]
 
 
-def generate(rows: int, path: str | Path, *, seed: int = 20240601, year: int = 2024,
+def generate(rows: int, path: str | Path, *, seed: int = DEFAULT_SEED, year: int = 2024,
              chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True,
              compression: str = "lz4") -> Path:
     """Write ``rows`` synthetic dossiers received in ``year`` to ``path`` (Parquet).
 
     One row group per chunk of ``chunk_rows``; memory stays at one chunk. The export
     is dated 15 January of the next year: dossiers not finished by then are unfinished.
-    Written to a temporary name and renamed at the end (atomic).
+    Written through ``chiso.io``'s atomic writer: a reader never sees half a file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     units = synthetic_units(seed)
     epoch, cum = _day_counts(rows, year, seed)
     export_day = (dt.date(year + 1, 1, 15) - dt.date(1970, 1, 1)).days
-    tmp = path.with_name(f".{path.name}.tmp")
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=rows, unit=" hồ sơ", unit_scale=True, desc=f"Sinh dữ liệu {path.name}", file=sys.stderr)
-    writer = None
-    try:
-        for chunk_no, start in enumerate(range(0, rows, chunk_rows)):
-            stop = min(rows, start + chunk_rows)
-            table = _chunk(start, stop, units, epoch, cum, export_day, seed, chunk_no)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression=compression,
-                                          write_statistics=["received_date", "finished_date", "due_date"])
-            writer.write_table(table, row_group_size=chunk_rows)
-            if bar is not None:
-                bar.update(stop - start)
-        if writer is None:  # rows == 0
-            table = _chunk(0, 0, units, epoch, cum, export_day, seed, 0)
-            writer = pq.ParquetWriter(tmp, table.schema, compression=compression)
-            writer.write_table(table)
-        writer.close()
+
+    def write(tmp: str) -> None:
         writer = None
-        tmp.replace(path)
+        try:
+            for chunk_no, start in enumerate(range(0, rows, chunk_rows)):
+                stop = min(rows, start + chunk_rows)
+                table = _chunk(start, stop, units, epoch, cum, export_day, seed, chunk_no)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression=compression,
+                                              write_statistics=["received_date", "finished_date", "due_date"])
+                writer.write_table(table, row_group_size=chunk_rows)
+                if bar is not None:
+                    bar.update(stop - start)
+            if writer is None:  # rows == 0
+                table = _chunk(0, 0, units, epoch, cum, export_day, seed, 0)
+                writer = pq.ParquetWriter(tmp, table.schema, compression=compression)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    try:
+        _atomic(path, write)
     finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
         if bar is not None:
             bar.close()
     return path
 
 
-def write_units(path: str | Path, seed: int = 20240601) -> Path:
+def write_units(path: str | Path, seed: int = DEFAULT_SEED) -> Path:
     """The synthetic unit list (code, name, group, province) as Parquet."""
     from .io import write_parquet
 
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, required=True, help="số hồ sơ cần sinh (ví dụ 10000000)")
     p.add_argument("--out", required=True, help="tệp Parquet kết quả")
     p.add_argument("--units-out", help="ghi kèm danh sách đơn vị giả lập (Parquet)")
-    p.add_argument("--seed", type=int, default=20240601, help="hạt giống ngẫu nhiên (mặc định 20240601)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"hạt giống ngẫu nhiên (mặc định {DEFAULT_SEED})")
     p.add_argument("--year", type=int, default=2024, help="năm tiếp nhận hồ sơ (mặc định 2024)")
     p.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="số dòng mỗi row group")
     p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến độ")

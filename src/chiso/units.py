@@ -63,7 +63,7 @@ _LEVEL_OF = {w.replace("\\", ""): level for words, level in _LEVEL_WORDS for w i
 _PREFIX_RE = (r"^((bộ phận (một cửa|tiếp nhận và trả kết quả)( của)?|ubnd\.?|ủy ban nhân dân|uỷ ban nhân dân)"
               r"(\s+|$))+")
 # Old-style tone placement ("hoà", "toả", "thuỷ") → the style of the registry ("hòa", "tỏa", "thủy").
-_TONE_STYLE = {
+TONE_STYLE = {
     "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
     "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
     "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
@@ -181,7 +181,7 @@ def check_crosswalk(registry: pl.DataFrame, crosswalk: pl.DataFrame) -> list[str
 # Name matching
 # ---------------------------------------------------------------------------
 def _tone_style(expr: pl.Expr) -> pl.Expr:
-    for old, new in _TONE_STYLE.items():
+    for old, new in TONE_STYLE.items():
         expr = expr.str.replace_all(old, new, literal=True)
     return expr
 

@@ -70,20 +70,21 @@ class ValidationOutcome:
         for r in self.critical_failures.iter_rows(named=True):
             units = ", ".join(r["units"][:10]) if r["units"] else "toàn bảng"
             values = ", ".join(f"\"{v}\"" for v in r["values"][:5]) if r["values"] else ""
-            where = _where(r)
+            where = where_text(r)
             lines.append(f"- cột {r['column'] or '(bảng)'}: {r['rule_vi']}; đơn vị: {units}"
                          + (f"; giá trị: {values}" if values else "") + (f"; {where}" if where else ""))
         return "\n".join(lines)
 
 
-def _where(r: dict[str, Any]) -> str:
-    """"tệp a.csv dòng 4, 7; tệp b.json dòng 2" from a result row's locations."""
+def where_text(r: dict[str, Any], limit: int = 8, short: bool = False) -> str:
+    """"tệp a.csv dòng 4, 7; tệp b.json dòng 2" from a result row's locations, at most
+    ``limit`` rows per file; ``short``: "a.csv: dòng 4, 7" with the file's name only (tables)."""
     by_file: dict[str, list[str]] = {}
     for f, row in zip(r.get("files") or [], r.get("rows") or [], strict=False):
-        by_file.setdefault(f or "", []).append(str(row))
-    parts = [(f"tệp {f} " if f else "") + "dòng " + ", ".join(rows[:8]) + (" …" if len(rows) > 8 else "")
-             for f, rows in by_file.items()]
-    return "; ".join(parts)
+        by_file.setdefault((Path(f).name if short else f) if f else "", []).append(str(row))
+    label = (lambda f: f"{f}: ") if short else (lambda f: f"tệp {f} ")
+    return "; ".join((label(f) if f else "") + "dòng " + ", ".join(rows[:limit]) + (" …" if len(rows) > limit else "")
+                     for f, rows in by_file.items())
 
 
 def _show(value: Any) -> str:

@@ -161,7 +161,7 @@ def _unit_filter(df: pl.DataFrame, units: Iterable[str] | None) -> pl.Expr:
     return expr
 
 
-ON_TIME_METRIC = "on_time"   # the counts metric of dossiers resolved early or on time (chiso.counts)
+ON_TIME_METRIC = "on_time"   # counts metric of dossiers resolved early or on time (chiso.dossiers.DOSSIER_METRICS)
 
 
 def all_on_time(source: pl.DataFrame, meth: Methodology, units: Iterable[str] | None = None,
@@ -190,16 +190,23 @@ def set_ratio(source: pl.DataFrame, meth: Methodology, ratio: float, *, indicato
                & pl.col("denominator").is_not_null() & (pl.col("denominator") > 0))
         if only_below:
             hit = hit & (pl.col("numerator").fill_null(0) < pl.col("denominator") * ratio)
-        return source.with_columns(
-            pl.when(hit).then(pl.col("denominator") * ratio).otherwise(pl.col("numerator")).alias("numerator"),
-            *([pl.when(hit).then(pl.lit(True)).otherwise(pl.col("available")).alias("available")]
-              if "available" in source.columns else []),
-            *([pl.when(hit).then(pl.lit(note)).otherwise(pl.col("note")).alias("note")] if "note" in source.columns else []),
-        )
+        return _set_numerators(source, hit, pl.lit(ratio), note, mark_available=True)
     hit = _unit_filter(source, units) & (pl.col("indicator") == code) & pl.col("applicable") & (pl.col("max") > 0)
     if only_below:
         hit = hit & (pl.col("points") < pl.col("max") * ratio)
     return _set_points(source, hit, pl.col("max") * ratio)
+
+
+def _set_numerators(counts: pl.DataFrame, hit: pl.Expr, ratio: pl.Expr, note: str,
+                    mark_available: bool = False) -> pl.DataFrame:
+    """A counts table with ``numerator`` = ``denominator`` × `ratio` where `hit`, those
+    rows noted (and marked available with `mark_available`)."""
+    return counts.with_columns(
+        pl.when(hit).then(pl.col("denominator") * ratio).otherwise(pl.col("numerator")).alias("numerator"),
+        *([pl.when(hit).then(pl.lit(True)).otherwise(pl.col("available")).alias("available")]
+          if mark_available and "available" in counts.columns else []),
+        *([pl.when(hit).then(pl.lit(note)).otherwise(pl.col("note")).alias("note")] if "note" in counts.columns else []),
+    )
 
 
 def _set_points(points: pl.DataFrame, hit: pl.Expr, new: pl.Expr) -> pl.DataFrame:
@@ -239,10 +246,7 @@ def ratio_at_median(source: pl.DataFrame, meth: Methodology, *, indicator: str |
         hit = hit & (ratio < pl.col("_median"))
     note = "Giả định: tỷ lệ bằng trung vị của tỉnh"
     if is_counts(source):
-        out = marked.with_columns(
-            pl.when(hit).then(pl.col("denominator") * pl.col("_median")).otherwise(pl.col("numerator")).alias("numerator"),
-            *([pl.when(hit).then(pl.lit(note)).otherwise(pl.col("note")).alias("note")] if "note" in source.columns else []),
-        )
+        out = _set_numerators(marked, hit, pl.col("_median"), note)
     else:
         out = _set_points(marked, hit, pl.col("max") * pl.col("_median"))
     return out.drop("_median")

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from chiso import sniff
 
-ROOT = Path(__file__).resolve().parents[2]
-RAW = ROOT / "data" / "raw"
+from ..helpers import RAW as PUBLISHED
+from ..helpers import ROOT
+
+RAW_DIR = ROOT / "data" / "raw"
 PERIOD = "2024-06"
 
 # -- the counts template ------------------------------------------------------
@@ -141,12 +143,12 @@ def published(table_id: str = "dienbiendong_2024-06", edit: Callable[[str], str]
               raw_bytes: bytes | None = None, meta: bool = True) -> Callable[[Path], Path]:
     def build(tmp: Path) -> Path:
         csv = tmp / f"{table_id}.csv"
-        text = (RAW / "published" / f"{table_id}.csv").read_text(encoding="utf-8")
+        text = (PUBLISHED / f"{table_id}.csv").read_text(encoding="utf-8")
         if edit:
             text = edit(text)
         write(csv.name, raw_bytes if raw_bytes is not None else text, encoding)(tmp)
         if meta:
-            m = (RAW / "published" / f"{table_id}.meta.yaml").read_text(encoding="utf-8")
+            m = (PUBLISHED / f"{table_id}.meta.yaml").read_text(encoding="utf-8")
             (tmp / f"{table_id}.meta.yaml").write_text(meta_edit(m) if meta_edit else m, encoding="utf-8")
         return csv
     return build
@@ -213,7 +215,7 @@ def period_root(files: dict[str, Callable[[Path], Path]], registry: bool = True)
         shutil.copy(ROOT / "params.yaml", root / "params.yaml")
         if registry:
             (root / "data" / "raw" / "units").mkdir(parents=True)
-            shutil.copy(RAW / "units" / "registry.csv", root / "data" / "raw" / "units" / "registry.csv")
+            shutil.copy(RAW_DIR / "units" / "registry.csv", root / "data" / "raw" / "units" / "registry.csv")
         for builder in files.values():
             builder(folder)
         return root
@@ -232,7 +234,7 @@ def annual_root(file: str = "sipas_2024.csv", edit: Callable[[str], str] | None 
                 raw_bytes: bytes | None = None) -> Callable[[Path], Path]:
     def build(tmp: Path) -> Path:
         root = tmp / "root"
-        shutil.copytree(RAW / "annual", root / "data" / "raw" / "annual")
+        shutil.copytree(RAW_DIR / "annual", root / "data" / "raw" / "annual")
         target = root / "data" / "raw" / "annual" / file
         if raw_bytes is not None:
             target.write_bytes(raw_bytes)

@@ -174,8 +174,9 @@ CASES: list[Case] = [
          write("c.csv", b.template(lambda t: t.replace("on_time,120,130", "on_time,,130")
                                    .replace("online_submission,29,81", "online_submission,,"))),
          "repair", "no_data",
-         check=lambda df: require(not df.filter(pl.col("numerator").is_null()
-                                                & pl.col("source_score").is_null())["available"].any())),
+         check=lambda df: require(df.filter(pl.col("numerator").is_null() & pl.col("source_score").is_null())
+                                  .select("unit_code", "indicator", "available").sort("unit_code").rows()
+                                  == [("H18.01", "online_submission", False), ("H18.D01.C01", "on_time", False)])),
     Case("tpl-xls", "template", "an Excel 97-2003 .xls (binary) file", write("c.csv", b"\xd0\xcf\x11\xe0" + b"\0" * 60),
          "error", "xls_format", None),
     Case("tpl-binary", "template", "binary content (NUL bytes)", write("c.csv", b"\x00\x01\x02abc\x00" * 10),

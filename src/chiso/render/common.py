@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from chiso.doc import Table
 
@@ -112,12 +110,3 @@ def header_rows(table: Table) -> list[list[HeaderCell]]:
         j += span
     return [top, bottom] if bottom else [top]
 
-
-# ----------------------------------------------------------------------------------
-# Files
-# ----------------------------------------------------------------------------------
-def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` atomically (``chiso.io``)."""
-    from ..io import atomic_write_bytes
-
-    return atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)

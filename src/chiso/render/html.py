@@ -31,7 +31,8 @@ from chiso.doc import (
     SectionRow,
     Table,
 )
-from chiso.render.common import atomic_write, column_alignments, header_rows, parse_inline
+from chiso.io import atomic_write_text
+from chiso.render.common import column_alignments, header_rows, parse_inline
 
 SYNTHETIC_LABEL = "DỮ LIỆU MÔ PHỎNG"
 SYNTHETIC_NOTE = "Số liệu trong báo cáo này là dữ liệu mô phỏng, không phải số liệu thật."
@@ -330,4 +331,4 @@ def to_html(meta: DocumentMeta, blocks: list[Block]) -> str:
 
 def write_html(meta: DocumentMeta, blocks: list[Block], path: str | os.PathLike[str]) -> None:
     """Write :func:`to_html` output to ``path`` atomically."""
-    atomic_write(path, to_html(meta, blocks))
+    atomic_write_text(path, to_html(meta, blocks))

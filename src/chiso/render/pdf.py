@@ -33,7 +33,8 @@ from chiso.doc import (
     SectionRow,
     Table,
 )
-from chiso.render.common import atomic_write, column_alignments, header_rows, parse_inline
+from chiso.io import atomic_write_bytes
+from chiso.render.common import column_alignments, header_rows, parse_inline
 from chiso.render.html import MOTTO_1, MOTTO_2, SYNTHETIC_LABEL
 
 #: Used as PDF creation date when ``generated_at`` is empty or not ISO 8601.
@@ -175,4 +176,4 @@ def pdf_bytes(meta: DocumentMeta, blocks: list[Block]) -> bytes:
 
 def to_pdf(meta: DocumentMeta, blocks: list[Block], path: str | os.PathLike[str]) -> None:
     """Write the A4 PDF report to ``path`` atomically."""
-    atomic_write(path, pdf_bytes(meta, blocks))
+    atomic_write_bytes(path, pdf_bytes(meta, blocks))

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from chiso.doc import Block, DocumentMeta, Figure
-from chiso.render.common import atomic_write
+from chiso.io import atomic_write_bytes
 from chiso.render.markdown import SYNTHETIC_LABEL, block_markdown, escape_md
 from chiso.render.pdf import fonts_dir
 
@@ -78,5 +78,5 @@ def render_with_quarto(meta: DocumentMeta, blocks: list[Block], html_path: Path,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
-        atomic_write(html_path, (root / "report.html").read_bytes())
-        atomic_write(pdf_path, (root / "report.pdf").read_bytes())
+        atomic_write_bytes(html_path, (root / "report.html").read_bytes())
+        atomic_write_bytes(pdf_path, (root / "report.pdf").read_bytes())

@@ -13,20 +13,14 @@ from pathlib import Path
 import polars as pl
 
 from .. import charts, compare, doc
+from ..portal import REASONS, REPRODUCTION_TOLERANCE
 from ..io import sha256
 from ..lineage import code_version, generation_iso, generation_time
 from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units
 from ..params import load_methodology, load_params
 
-TOLERANCE = 0.01  # the portal prints points with two decimals
-
-
 def _pct(part: int, whole: int) -> str:
     return fmt_num(100 * part / whole, 1) + " %" if whole else "-"
-
-
-def _cell(x: float | None, decimals: int = 2) -> str:
-    return "-" if x is None else fmt_num(x, decimals)
 
 
 # ----------------------------------------------------------------------------------
@@ -51,16 +45,9 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
         except KeyError:
             return code
 
-    def max_of(code: str) -> float | None:
-        try:
-            return float(m766.indicator(code).max)
-        except KeyError:
-            return None
-
-    metrics = repro.filter(pl.col("metric") != "TOTAL").with_columns(
-        pl.col("metric").map_elements(max_of, return_dtype=pl.Float64).alias("_max"))
-    tracked = metrics.filter(pl.col("_max") == 0)            # max 0: tracked, not scored
-    pointed = metrics.filter(pl.col("_max").fill_null(1) != 0)
+    metrics = repro.filter(pl.col("metric") != "TOTAL")
+    is_tracked = pl.col("reason") == REASONS["tracked"]       # max 0: tracked, not scored
+    tracked, pointed = metrics.filter(is_tracked), metrics.filter(~is_tracked)
     recomputed = pointed.filter(pl.col("n_recomputed") > 0)
     exact = recomputed.filter(pl.col("n_matched") == pl.col("n_recomputed"))
     total = repro.filter(pl.col("metric") == "TOTAL").row(0, named=True) if "TOTAL" in repro["metric"] else None
@@ -74,17 +61,17 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
         doc.Paragraph(
             f"Tệp {source.name} chứa số liệu của {fmt_count(n_units)} đơn vị. Với mỗi chỉ tiêu có tử số và mẫu số, "
             f"điểm được tính lại theo {m766.short_name} và so với điểm Cổng công bố (sai số cho phép "
-            f"{fmt_num(TOLERANCE, 2)} điểm, vì Cổng in điểm với hai chữ số thập phân); sau đó cùng số liệu được chấm "
+            f"{fmt_num(REPRODUCTION_TOLERANCE, 2)} điểm, vì Cổng in điểm với hai chữ số thập phân); sau đó cùng số liệu được chấm "
             f"theo {m459.short_name}."),
         doc.Heading("1. Tính lại điểm của Cổng theo QĐ 766", 2),
     ]
     summary = [
         f"{fmt_units(exact.height)}/{fmt_units(recomputed.height)} chỉ tiêu có điểm và có tử số, mẫu số khớp với Cổng "
-        f"ở mọi đơn vị (chênh lệch lớn nhất {_cell(recomputed['max_abs_diff'].max())} điểm).",
+        f"ở mọi đơn vị (chênh lệch lớn nhất {fmt_num(recomputed['max_abs_diff'].max())} điểm).",
     ]
     if total is not None:
         summary.append(f"Tổng điểm: {fmt_count(total['n_matched'])}/{fmt_count(total['n_recomputed'])} đơn vị khớp "
-                       f"(chênh lệch lớn nhất {_cell(total['max_abs_diff'])} điểm).")
+                       f"(chênh lệch lớn nhất {fmt_num(total['max_abs_diff'])} điểm).")
     if carried.height:
         by_reason = carried.group_by("reason", maintain_order=True).agg(pl.col("metric"))
         summary.append(f"{fmt_units(carried.height)} chỉ tiêu không tính lại được: " + "; ".join(
@@ -98,7 +85,7 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
     blocks.append(doc.Table(
         columns=["Nhóm", "Chỉ tiêu", "Số đơn vị", "Tính lại", "Khớp", "Chênh lệch lớn nhất", "Ghi chú"],
         rows=[[r["group"] or "", name(r["metric"]) if r["metric"] != "TOTAL" else "Tổng điểm", fmt_count(r["n_units"]),
-               fmt_count(r["n_recomputed"]), fmt_count(r["n_matched"]), _cell(r["max_abs_diff"]), r["reason"] or ""]
+               fmt_count(r["n_recomputed"]), fmt_count(r["n_matched"]), fmt_num(r["max_abs_diff"]), r["reason"] or ""]
               for r in repro.iter_rows(named=True)],
         widths=[0.95, 3.2, 0.8, 0.8, 0.8, 1.0, 2.6], caption="Bảng 1. Kết quả tính lại từng chỉ tiêu của QĐ 766"))
 
@@ -123,17 +110,17 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
     ]))
     blocks.append(doc.Figure(
         charts.score_scatter(scored, "qd766_converted", "qd459_converted", m766.short_name, m459.short_name,
-                             "Điểm quy đổi của từng đơn vị theo hai bộ chỉ số"),
+                             "Điểm quy đổi của từng đơn vị theo hai bộ chỉ số", top=max(m766.scale, m459.scale)),
         caption=f"Hình 1. Điểm quy đổi theo {m766.short_name} (trục ngang) và {m459.short_name} (trục dọc); "
                 "đường chéo: hai điểm bằng nhau", width=0.7))
-    assumptions = [f"{i.name}: {i.assumption}" for i in m459.indicators if i.assumption] + list(m459.general_assumptions)
+    assumptions = [f"{m459.indicator(c).name}: {a}" for c, a in m459.assumptions()] + list(m459.general_assumptions)
     if assumptions:
         blocks.append(doc.Paragraph(f"Giả định khi chấm {m459.short_name} từ số liệu của Cổng (ghi trong tệp phương pháp):"))
         blocks.append(doc.Bullets(assumptions))
 
-    rows = [[r["unit"], r["unit_group"] or "", _cell(r["qd766_converted"]), r["qd766_tier"] or "-",
+    rows = [[r["unit"], r["unit_group"] or "", fmt_num(r["qd766_converted"]), r["qd766_tier"] or "-",
              "-" if r["qd766_rank_all"] is None else str(r["qd766_rank_all"]),
-             _cell(r["qd459_converted"]), r["qd459_tier"] or "-",
+             fmt_num(r["qd459_converted"]), r["qd459_tier"] or "-",
              "-" if r["qd459_rank_all"] is None else str(r["qd459_rank_all"])]
             for r in side.sort("qd766_rank_all", "unit", nulls_last=True).iter_rows(named=True)]
     blocks.append(doc.Table(
@@ -169,12 +156,15 @@ def qd1187_blocks(report_id: str, params_file: str | Path = "params.yaml", root:
     units = comp.filter(pl.col("level") == "đơn vị")["unit"].n_unique()
     checked = comp.height
     by_status = comp.group_by("status").len().sort("len", "status", descending=[True, False])
+    maxima = sorted({i.max for i in meth.indicators})
+    criteria_max = (f"mỗi tiêu chí tối đa {fmt_num(maxima[0], 0)} điểm" if len(maxima) == 1
+                    else "tối đa " + ", ".join(f"{fmt_num(i.max, 0)} ({i.code})" for i in meth.indicators) + " điểm")
     blocks: list[doc.Block] = [
         doc.DocumentMeta(title=f"Kiểm tra báo cáo quý theo QĐ 1187: {report_id}",
                          running_header="Kiểm tra điểm tiêu chí QĐ 1187", generated_at=generation_iso()),
         doc.Heading(f"Tính lại điểm tiêu chí theo {meth.short_name} từ số hồ sơ và kiểm tra bảng công bố", 1),
         doc.Paragraph(
-            f"Từ số hồ sơ ghi trong báo cáo ({report_id}), 9 tiêu chí (mỗi tiêu chí tối đa 2 điểm) của "
+            f"Từ số hồ sơ ghi trong báo cáo ({report_id}), {len(meth.indicators)} tiêu chí ({criteria_max}) của "
             f"{fmt_count(units)} đơn vị được tính lại và so với điểm đã công bố, trong phạm vi độ chính xác của số in. "
             f"{fmt_count(checked)} giá trị được đối chiếu (điểm tiêu chí và tổng điểm):"),
         doc.Bullets([f"{r['status'][:1].upper()}{r['status'][1:]}: {fmt_count(r['len'])} ({_pct(r['len'], checked)})"
@@ -183,7 +173,7 @@ def qd1187_blocks(report_id: str, params_file: str | Path = "params.yaml", root:
     if wrong.height:
         blocks.append(doc.Table(
             columns=["Đơn vị", "Tiêu chí", "Công bố", "Tính lại", "Chênh lệch", "Giải thích"],
-            rows=[[r["unit"], _criterion(r["indicator"]), _cell(r["published"]), _cell(r["recomputed_rounded"]),
+            rows=[[r["unit"], _criterion(r["indicator"]), fmt_num(r["published"]), fmt_num(r["recomputed_rounded"]),
                    "-" if r["diff"] is None else fmt_signed(r["diff"]), r["reason"] or ""]
                   for r in wrong.iter_rows(named=True)],
             widths=[2.2, 0.8, 0.8, 0.8, 0.9, 4.6], sortable=True,

@@ -136,7 +136,6 @@ def build_published_report(table_id: str, params_file: str | Path = "params.yaml
 
         res = read_results(lay.processed)
         blocks += robustness_blocks(res.summary, res.tiers, meth, settings=res.settings,
-                                    threshold=float((params.get("uncertainty") or {}).get("robust_probability", 0.8)),
                                     title="5. Độ vững của xếp loại", level=1, period=None)
     if meth.assumptions():
         blocks.append(doc.Heading("6. Phương pháp và giả định", 1))

@@ -160,7 +160,7 @@ def _unit_sentence(row: Mapping[str, Any], probs: list[tuple[str, float]], p_not
 
 def robustness_blocks(summary: pl.DataFrame, tiers: pl.DataFrame, meth: Methodology, *,
                       settings: Mapping[str, Any] | None = None,
-                      threshold: float = PARAM_DEFAULTS["robust_probability"],
+                      threshold: float | None = None,
                       title: str = "Độ vững của xếp loại", level: int = 1, period: str | None = None,
                       chart: bool = True) -> list[doc.Block]:
     """The section "Độ vững của xếp loại": method, summary, rank-interval chart, a
@@ -169,9 +169,12 @@ def robustness_blocks(summary: pl.DataFrame, tiers: pl.DataFrame, meth: Methodol
 
     `summary`, `tiers`, `settings` are the outputs of ``chiso.uncertainty.monte_carlo``
     (or ``read_results`` of a stage's folder). With several periods, `period` (default:
-    the latest) is reported.
+    the latest) is reported. `threshold`: default the ``robust_probability`` the study
+    ran with (in `settings`).
     """
     settings = dict(settings or {})
+    if threshold is None:
+        threshold = float(settings.get("robust_probability", PARAM_DEFAULTS["robust_probability"]))
     s = _select_period(summary, period).filter(pl.col("rank").is_not_null()).sort("unit_group", "rank", "unit")
     t = _select_period(tiers, period)
     tier_order = [x.name for x in sorted(meth.tiers, key=lambda x: x.min, reverse=True)]

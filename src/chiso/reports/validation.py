@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import doc
 from ..lineage import generation_iso
 from ..numbers import fmt_units
+from ..validation import where_text
 
 SEVERITY_VI = {"critical": "Bắt buộc", "warning": "Cảnh báo", "info": "Thông tin"}
 
@@ -36,25 +37,17 @@ def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc
             r["rule_vi"],
             units or "-",
             values or "-",
-            _where(r) or "-",
+            where_text(r, limit=6, short=True) or "-",
         ])
     blocks.append(doc.Table(columns=["Kết quả", "Mức độ", "Cột", "Quy tắc", "Đơn vị vi phạm", "Giá trị vi phạm",
                                      "Vị trí trong tệp"],
                             rows=rows, sortable=True, searchable=True,
                             caption="Kết quả từng quy tắc kiểm tra"))
-    blocks.extend(repair_blocks(getattr(outcome, "repairs", None)))
+    blocks.extend(repair_blocks(outcome.repairs))
     return blocks
 
 
 REPAIRS_HEADING = "Dữ liệu đã được tự động sửa"
-
-
-def _where(r: dict) -> str:
-    by_file: dict[str, list[str]] = {}
-    for f, row in zip(r.get("files") or [], r.get("rows") or [], strict=False):
-        by_file.setdefault(Path(f).name if f else "", []).append(str(row))
-    return "; ".join((f"{f}: " if f else "") + "dòng " + ", ".join(rows[:6]) + (" …" if len(rows) > 6 else "")
-                     for f, rows in by_file.items())
 
 
 def repair_blocks(repairs) -> list[doc.Block]:
