@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import unicodedata
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -223,6 +224,37 @@ def test_suites_pass_critical_rules_on_the_real_data(run):
     assert all(x["severity"] == "warning" for x in warn)
     assert sorted(next(x for x in warn if x["column"] == "change_printed")["units"]) == \
         ["criterion:17", "criterion:2", "criterion:23", "criterion:34"]
+
+
+def test_reading_repairs_go_to_validation_json_and_the_report(run, tmp_path):
+    """The real transcription needs no repair, and the report says so; a copy with "77,8%"
+    in the wishes table and "98,83%" in the fields table is read (the % dropped), and each
+    repair is kept in validation.json with the suite of its file."""
+    assert "không có ô nào phải tự động sửa" in _flat(run["text"])
+    results = json.loads((run["processed"] / "validation.json").read_text(encoding="utf-8"))
+    assert all(r["repairs"] == [] for r in results)
+
+    raw = tmp_path / "data" / "raw" / "annual"
+    shutil.copytree(RAW, raw)
+    wishes = raw / "sipas_wishes.csv"
+    wishes.write_text(wishes.read_text(encoding="utf-8").replace("1,77.8,", '1,"77,8%",', 1), encoding="utf-8")
+    fields = raw / "par_fields.csv"
+    fields.write_text(fields.read_text(encoding="utf-8").replace(",98.83,", ',"98,83%",', 1), encoding="utf-8")
+    annual.build("2024", tmp_path)
+    results = {r["suite"]: r for r in json.loads(
+        (tmp_path / "data" / "processed" / "annual-2024" / "validation.json").read_text(encoding="utf-8"))}
+    got = {suite: [(Path(x["file"]).name, x["kind"], x["column"], x["rows"]) for x in r["repairs"]]
+           for suite, r in results.items() if r["repairs"]}
+    assert got == {"annual_sipas": [("sipas_wishes.csv", "percent", "pct", [2])],
+                   "annual_par_fields": [("par_fields.csv", "percent", "pct_full_2024_printed", [2])]}
+    t = annual.load_tables("2024", tmp_path)
+    assert t.sipas_wishes["pct"][0] == 77.8
+
+
+def test_every_transcription_file_reports_its_repairs_with_one_suite():
+    csvs = {k for k, f in annual.AnnualLayout("2024", ROOT).raw_files().items() if f.suffix == ".csv"}
+    listed = [k for files in annual.SUITE_FILES.values() for k in files]
+    assert sorted(listed) == sorted(csvs) and set(annual.SUITE_FILES) == set(annual.SUITES)
 
 
 def test_broken_copy_fails_critical_rule_naming_the_row():

@@ -5,6 +5,7 @@ in a repair that is reported."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from html import escape as html_escape
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ def test_bad_input(case: Case, tmp_path: Path):
         # Vietnamese (with diacritics) and English, and the file named
         assert exc.message_vi and set(exc.message_vi.lower()) & VI_MARKS, exc.message_vi
         assert exc.message_en and exc.message_en != exc.message_vi, exc.message_en
+        # numbers read as analysts write them: 20.000, not 20000 or 20_000
+        assert not re.search(r"\d_\d|(?<![\d.,])\d{5,}(?![\d.,])", exc.message_vi), exc.message_vi
         if case.kind not in ("names",):
             assert exc.file, f"no file named: {exc}"
             assert "tệp " in str(exc)

@@ -458,3 +458,16 @@ def test_pdf_figure_taller_than_the_page_is_scaled_to_fit_with_its_caption():
     heights = [h for p in pages for t, h in _text_heights(p).items() if "Rất cao" in t]
     assert len(heights) == 1
     assert heights[0] > 2 * 28.35        # the caption is above the bottom margin (2 cm), not off the page
+
+
+def test_pdf_text_after_a_figure_fills_the_page_the_figure_did_not_fit_on():
+    """A figure too tall for the rest of a page moves to the next page, and the text
+    after it goes on filling this page (no half-empty page before a figure)."""
+    half = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="150" viewBox="0 0 200 150">'
+            '<rect x="0" y="0" width="200" height="150" fill="#1565c0"/></svg>')
+    filler = " ".join(["Đoạn văn lấp đầy trang để hình không còn đủ chỗ."] * 40)
+    blocks = [Paragraph(filler), Figure(half, "Hình 1. Nửa trang", 1.0), Paragraph("Đoạn sau hình.")]
+    pages = _pages(pdf_bytes(meta(False), blocks))
+    where = {key: [i for i, p in enumerate(pages) if key in p.extract_text()] for key in ("Nửa trang", "Đoạn sau hình")}
+    assert where["Nửa trang"] == [1], where           # the figure did not fit on page 1
+    assert where["Đoạn sau hình"] == [0], where       # the text after it stays on page 1

@@ -354,8 +354,11 @@ def test_table_ids_cannot_leave_the_data_folders(bad):
     from chiso.errors import InputError
     from chiso.stages import Layout
 
-    with pytest.raises(InputError, match="Mã bảng"):
-        Layout(bad)
+    from chiso.compare import national_portal_dir, national_portal_stage, qd1187_dir, qd1187_stage
+
+    for fn in (Layout, national_portal_dir, qd1187_dir, national_portal_stage, qd1187_stage):
+        with pytest.raises(InputError, match="Mã .* không hợp lệ"):
+            fn(bad)
 
 
 def test_table_ids_of_params_are_valid():
@@ -366,6 +369,12 @@ def test_table_ids_of_params_are_valid():
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     for t in params["published"]["tables"]:
         assert Layout(t).raw_csv.name == f"{t}.csv"
+    from chiso.compare import national_portal_dir, qd1187_dir
+
+    for c in params["national_portal"]["captures"]:
+        assert national_portal_dir(c).name == c and (ROOT / "data/raw/national-portal" / f"{c}.json").exists()
+    for r in params["qd1187"]["reports"]:
+        assert qd1187_dir(r).name == r and (ROOT / "data/raw/qd1187" / r).is_dir()
 
 
 def test_privacy_masks_officers_and_the_annual_reason():

@@ -47,6 +47,16 @@ AUDIT_SCHEMA = {
 }
 VERDICTS = ("ok", "rounding", "mismatch", "missing", "derived")
 SUITES = ("annual_sipas", "annual_par_summary", "annual_par_fields", "annual_par_criteria", "annual_par_history")
+# The raw files (keys of ``AnnualLayout.raw_files``) whose reading repairs are reported
+# with each suite in validation.json: the suite's own table and the tables it takes
+# parameters from or belongs with. Every transcription CSV is in exactly one.
+SUITE_FILES = {
+    "annual_sipas": ("sipas", "sipas_summary", "sipas_wishes"),
+    "annual_par_summary": ("par_summary",),
+    "annual_par_fields": ("par_fields",),
+    "annual_par_criteria": ("par_criteria", "par_criteria_total"),
+    "annual_par_history": ("par_history",),
+}
 
 
 @lru_cache(maxsize=1)
@@ -1021,11 +1031,16 @@ def analyse(t: AnnualTables) -> dict[str, pl.DataFrame]:
 
 def build(year: str = "2024", root: str | Path = ".") -> dict[str, Any]:
     """The annual stage: validate the transcription (critical rules stop it), then write the
-    tidy tables, the seed audit (Parquet, CSV, JSON) and the validation results to
-    ``data/processed/annual-<year>/``. Returns a short summary."""
+    tidy tables, the seed audit (Parquet, CSV, JSON) and the validation results (with the
+    repairs made while reading each file) to ``data/processed/annual-<year>/``. Returns a
+    short summary."""
     lay = AnnualLayout(str(year), Path(root))
-    t = load_tables(lay.year, lay.root)
+    with sniff.collect_repairs() as read_repairs:
+        t = load_tables(lay.year, lay.root)
     outcomes = validate(t)
+    repairs = sniff.repairs_frame(read_repairs)
+    for o in outcomes:   # what was repaired while reading, with the suite of that file
+        o.repairs = repairs.filter(pl.col("file").is_in([str(t.files[k]) for k in SUITE_FILES[o.suite]]))
     atomic_write_text(lay.processed / "validation.json", validation_json(outcomes))
     for o in outcomes:
         validation.raise_on_failure(o)

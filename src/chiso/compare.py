@@ -271,21 +271,35 @@ def qd1187_discrepancies(folder: str | Path, overrides: dict[str, Any] | None = 
 # ---------------------------------------------------------------------------
 def national_portal_dir(capture: str, root: str | Path = ".") -> Path:
     """Where the national_portal stage writes the tables of one capture."""
-    return Path(root) / "data" / "processed" / "national-portal" / capture
+    return Path(root) / "data" / "processed" / "national-portal" / _capture_id(capture)
 
 
 def qd1187_dir(report_id: str, root: str | Path = ".") -> Path:
     """Where the qd1187 stage writes the comparison of one quarterly report."""
-    return Path(root) / "data" / "processed" / "qd1187" / report_id
+    return Path(root) / "data" / "processed" / "qd1187" / _report_id(report_id)
+
+
+def _capture_id(capture: str) -> str:
+    """A capture named in params.yaml, as a safe file name under data/raw/national-portal/."""
+    from .stages import check_table_id
+
+    return check_table_id(capture, "data/raw/national-portal/", "details_GiaLai_10102026")
+
+
+def _report_id(report_id: str) -> str:
+    """A QĐ 1187 report named in params.yaml, as a safe folder name under data/raw/qd1187/."""
+    from .stages import check_table_id
+
+    return check_table_id(report_id, "data/raw/qd1187/", "dienbienphu_2022-Q1")
 
 
 def national_portal_stage(capture: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> dict[str, Path]:
     """Score ``data/raw/national-portal/<capture>.json`` under both decisions (with the knobs of params.yaml)."""
     from .params import load_params, methodology_overrides
 
+    out = national_portal_dir(capture, root)      # (checks the id first)
     params = load_params(Path(root) / params_file)
-    return write_national_vs_provincial(Path(root) / "data" / "raw" / "national-portal" / f"{capture}.json",
-                                        national_portal_dir(capture, root),
+    return write_national_vs_provincial(Path(root) / "data" / "raw" / "national-portal" / f"{capture}.json", out,
                                         methodology_overrides(params, "qd766-2022"),
                                         methodology_overrides(params, "qd459-2023"))
 
@@ -294,9 +308,9 @@ def qd1187_stage(report_id: str, params_file: str | Path = "params.yaml", root: 
     """Recompute ``data/raw/qd1187/<report_id>`` and write comparison.parquet and discrepancies.csv."""
     from .params import load_params, methodology_overrides
 
+    out = qd1187_dir(report_id, root)             # (checks the id first)
     overrides = methodology_overrides(load_params(Path(root) / params_file), "qd1187-2019")
     comparison = qd1187_comparison(Path(root) / "data" / "raw" / "qd1187" / report_id, overrides)
-    out = qd1187_dir(report_id, root)
     write_parquet(comparison, out / "comparison.parquet")
     atomic_write_text(out / "discrepancies.csv",
                       comparison.filter(pl.col("status") == STATUS_MISMATCH).write_csv())

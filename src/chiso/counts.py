@@ -22,7 +22,8 @@ the source gives no counts for it), ``not available`` (no counts, no score).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import polars as pl
 import yaml
@@ -127,6 +128,7 @@ def normalize_counts(df: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 
 TEMPLATE_HEADERS = frozenset(sniff.norm_header(a) for aliases in TEMPLATE_ALIASES.values() for a in aliases)
 COUNT_COLUMNS = ("numerator", "denominator")
+VALUE_COLUMNS = (*COUNT_COLUMNS, "source_score", "source_max")     # the numbers of a counts row
 
 
 def _bool_expr(col: str) -> pl.Expr:
@@ -187,7 +189,7 @@ def _read_template(path: Path, text: str | None = None) -> pl.DataFrame:
         raise InputError("Tệp chỉ có dòng tiêu đề, không có dòng số liệu nào.", "Header only, no data rows.",
                          file=file, row=table.header_line, rule="empty_file")
     strings = [c for c in ("period", "unit_code", "unit_name", "unit_group", "indicator", "note") if c in df.columns]
-    numbers = [c for c in ("numerator", "denominator", "source_score", "source_max") if c in df.columns]
+    numbers = [c for c in VALUE_COLUMNS if c in df.columns]
     bools = [c for c in ("provisional", "available") if c in df.columns]
     exprs = []
     for c in numbers:
@@ -262,6 +264,41 @@ def _first_bad(df: pl.DataFrame, mask: pl.Expr) -> dict[str, Any] | None:
     return bad.row(0, named=True) if bad.height else None
 
 
+def check_value_rules(df: pl.DataFrame, file: str, *, row: str = "row", field: dict[str, str] | None = None,
+                      place: Callable[[dict[str, Any], str], str] = lambda r, col: "") -> None:
+    """The value rules of every counts table, whatever its source (the template, the
+    portal's JSON): counts and scores not negative, numerator ≤ denominator, source
+    score ≤ source maximum. Raises the first broken rule, in that order, naming the row
+    (column ``row``) and the source's column.
+
+    ``field``: a canonical column → the column of ``df`` that holds, per row, the name
+    the source gives it (the portal's "TDGQ.numerator"); by default the canonical name.
+    ``place``: more location text for a bad row and canonical column ("" by default).
+    """
+    field = field or {}
+    present = [c for c in VALUE_COLUMNS if c in df.columns]
+
+    def fail(r: dict[str, Any], col: str, vi: str, en: str, rule: str, why: str = "") -> NoReturn:
+        raise InputError(f"{vi} ở chỉ tiêu {r['indicator']}, đơn vị {r['unit_name']}{place(r, col)}{why}.", en,
+                         file=file, row=r[row], column=r[field[col]] if col in field else col, rule=rule)
+
+    for col in present:
+        bad = _first_bad(df, pl.col(col) < 0)
+        if bad:
+            fail(bad, col, f"Số liệu âm ({bad[col]:g})", f"Negative value ({bad[col]:g}) in {col}.", "non_negative",
+                 ": số hồ sơ và điểm không được âm")
+    if {"numerator", "denominator"} <= set(present):
+        bad = _first_bad(df, pl.col("numerator") > pl.col("denominator"))
+        if bad:
+            fail(bad, "numerator", f"Tử số ({bad['numerator']:g}) lớn hơn mẫu số ({bad['denominator']:g})",
+                 "Numerator greater than denominator.", "numerator_le_denominator")
+    if {"source_score", "source_max"} <= set(present):
+        bad = _first_bad(df, pl.col("source_score") > pl.col("source_max") + 1e-9)
+        if bad:
+            fail(bad, "source_score", f"Điểm nguồn ({bad['source_score']:g}) vượt điểm tối đa nguồn "
+                 f"({bad['source_max']:g})", "Source score above its maximum.", "score_le_max")
+
+
 def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path: Path,
                     header: dict[str, str] | None = None) -> None:
     header = header or {}
@@ -298,33 +335,13 @@ def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path
             raise InputError(f"Giá trị '{raw}' {vi}{where(col)}.", f"'{raw}' {en}.",
                              file=str(path), row=bad["row"], column=col,
                              rule="number_format" if problem == "not_number" else problem)
-        bad = _first_bad(df, pl.col(col) < 0)
-        if bad:
-            raise InputError(f"Số liệu âm ({bad[col]:g}){where(col)}: số hồ sơ và điểm không được âm.",
-                             f"Negative value ({bad[col]:g}).", file=str(path), row=bad["row"], column=col,
-                             rule="non_negative")
     for col in bools:
         bad = _first_bad(df, pl.col(col).is_null())
         if bad:
             raise InputError(f"Giá trị '{bad[f'{col}__raw']}' không hiểu được (dùng có/không){where(col)}.",
                              f"'{bad[f'{col}__raw']}' is not a yes/no value.",
                              file=str(path), row=bad["row"], column=col, rule="boolean_format")
-    if "denominator" in df.columns:
-        bad = _first_bad(df, pl.col("numerator") > pl.col("denominator"))
-        if bad:
-            raise InputError(
-                f"Tử số ({bad['numerator']:g}) lớn hơn mẫu số ({bad['denominator']:g}) ở chỉ tiêu {bad['indicator']}, "
-                f"đơn vị {bad['unit_name']}.",
-                "Numerator greater than denominator.",
-                file=str(path), row=bad["row"], column="numerator", rule="numerator_le_denominator")
-    if "source_score" in df.columns and "source_max" in df.columns:
-        bad = _first_bad(df, pl.col("source_score") > pl.col("source_max") + 1e-9)
-        if bad:
-            raise InputError(
-                f"Điểm nguồn ({bad['source_score']:g}) vượt điểm tối đa nguồn ({bad['source_max']:g}) ở chỉ tiêu "
-                f"{bad['indicator']}, đơn vị {bad['unit_name']}.",
-                "Source score above its maximum.", file=str(path), row=bad["row"], column="source_score",
-                rule="score_le_max")
+    check_value_rules(df, str(path), place=lambda r, col: where(col))
     unit_key = "unit_code" if "unit_code" in df.columns else "unit_name"
     dup = df.filter(pl.len().over("period", unit_key, "indicator") > 1)
     if dup.height:

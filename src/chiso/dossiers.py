@@ -79,43 +79,32 @@ EXCEL_EPOCH_OFFSET = 25569  # days from 1899-12-30 (Excel day 0) to 1970-01-01
 HEAD_BYTES = 1 << 20         # a CSV up to this size is decoded whole; a larger UTF-8 one is streamed from disk
 STREAMABLE_REPAIRS = {"bom", "nfc"}  # what polars and ``_typed`` do themselves (BOM skipped, text NFC)
 
-# Metrics computed from dossiers: code → (numerator, denominator or None for a plain
-# count, columns it needs besides unit and received date). Descriptions are printed
-# in docs/dossier-input.md.
-DOSSIER_METRICS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
-    "dossiers_received": ("hồ sơ tiếp nhận trong kỳ", None, ()),
-    "dossiers_resolved": ("hồ sơ giải quyết xong trong kỳ", None, ("finished_date",)),
-    "resolved_early": ("hồ sơ giải quyết xong trong kỳ, trước hạn", None, ("finished_date", "due_date")),
-    "resolved_on_time": ("hồ sơ giải quyết xong trong kỳ, đúng ngày hẹn", None, ("finished_date", "due_date")),
-    "resolved_late": ("hồ sơ giải quyết xong trong kỳ, trễ hạn", None, ("finished_date", "due_date")),
-    "overdue_pending": ("hồ sơ chưa giải quyết xong, đã quá hạn tại cuối kỳ", None, ("finished_date", "due_date")),
-    "on_time": ("hồ sơ giải quyết xong trong kỳ trước hạn hoặc đúng hạn",
-                "hồ sơ giải quyết xong trong kỳ + hồ sơ chưa xong đã quá hạn tại cuối kỳ",
-                ("finished_date", "due_date")),
-    "online_submission": ("hồ sơ tiếp nhận trực tuyến", "hồ sơ tiếp nhận trong kỳ", ("channel",)),
-    "online_late": ("hồ sơ trực tuyến trễ hạn (giải quyết xong trễ hạn trong kỳ hoặc chưa xong đã quá hạn tại cuối kỳ)",
-                    None, ("channel", "finished_date", "due_date")),
-    "online_payment": ("hồ sơ có nghĩa vụ tài chính đã thanh toán trực tuyến",
-                       "hồ sơ tiếp nhận trong kỳ có nghĩa vụ tài chính (phí, lệ phí)", ("has_fee", "paid_online")),
-    "digitised": ("hồ sơ tiếp nhận trong kỳ được số hóa", "hồ sơ tiếp nhận trong kỳ", ("digitised",)),
-    "e_result": ("hồ sơ giải quyết xong trong kỳ có kết quả điện tử", "hồ sơ giải quyết xong trong kỳ",
-                 ("finished_date", "e_result")),
-    "dossier_satisfaction": ("đánh giá hài lòng hoặc rất hài lòng",
-                             "hồ sơ giải quyết xong trong kỳ có đánh giá", ("finished_date", "satisfaction")),
-    "supplement_none": ("hồ sơ giải quyết xong trong kỳ không phải bổ sung", None,
-                        ("finished_date", "supplement_count")),
-    "supplement_once": ("hồ sơ giải quyết xong trong kỳ phải bổ sung một lần", None,
-                        ("finished_date", "supplement_count")),
-    "supplement_repeated": ("hồ sơ giải quyết xong trong kỳ phải bổ sung từ hai lần", None,
-                            ("finished_date", "supplement_count")),
+# Metrics computed from dossiers and petitions: code → the columns it needs besides unit
+# and received date. What each counts (numerator, denominator) is defined once, for
+# analysts, in docs/dossier-input.md §3–4; the expressions are in ``aggregate``.
+_TIMED = ("finished_date", "due_date")
+DOSSIER_METRICS: dict[str, tuple[str, ...]] = {
+    "dossiers_received": (),
+    "dossiers_resolved": ("finished_date",),
+    "resolved_early": _TIMED,
+    "resolved_on_time": _TIMED,
+    "resolved_late": _TIMED,
+    "overdue_pending": _TIMED,
+    "on_time": _TIMED,
+    "online_submission": ("channel",),
+    "online_late": ("channel", *_TIMED),
+    "online_payment": ("has_fee", "paid_online"),
+    "digitised": ("digitised",),
+    "e_result": ("finished_date", "e_result"),
+    "dossier_satisfaction": ("finished_date", "satisfaction"),
+    "supplement_none": ("finished_date", "supplement_count"),
+    "supplement_once": ("finished_date", "supplement_count"),
+    "supplement_repeated": ("finished_date", "supplement_count"),
 }
-PETITION_METRICS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
-    "petitions_received": ("PAKN tiếp nhận trong kỳ", None, ()),
-    "petition_on_time": ("PAKN xử lý xong trong kỳ đúng hạn",
-                         "PAKN xử lý xong trong kỳ + PAKN chưa xong đã quá hạn tại cuối kỳ",
-                         ("finished_date", "due_date")),
-    "petition_satisfaction": ("đánh giá hài lòng hoặc rất hài lòng", "PAKN xử lý xong trong kỳ có đánh giá",
-                              ("finished_date", "satisfaction")),
+PETITION_METRICS: dict[str, tuple[str, ...]] = {
+    "petitions_received": (),
+    "petition_on_time": _TIMED,
+    "petition_satisfaction": ("finished_date", "satisfaction"),
 }
 
 
@@ -697,11 +686,7 @@ def _check_cell_length(src: _Source, candidates: list[str]) -> None:
     if hit is None:
         return
     row, name, value = hit
-    n, limit = f"{len(value):,}".replace(",", "."), f"{sniff.MAX_CELL_CHARS:,}".replace(",", ".")
-    raise InputError(f"Ô quá dài ({n} ký tự, tối đa {limit}): thường do dán nhầm văn bản hoặc dấu ngoặc kép "
-                     "không đóng.",
-                     f"Cell too long ({len(value)} characters, at most {sniff.MAX_CELL_CHARS}).", file=src.file,
-                     row=row if src.text else None, column=src.headers[name], rule="cell_too_long")
+    raise sniff.cell_too_long(len(value), file=src.file, row=row if src.text else None, column=src.headers[name])
 
 
 def _raise_first(src: _Source, bad: dict[str, pl.Expr], kinds: dict[str, tuple[str, tuple[str, ...]]],
@@ -1168,7 +1153,7 @@ class _Metric:
     note: str | None
 
 
-def _specs(spec: dict[str, tuple[str, str | None, tuple[str, ...]]], cols: set[str], what: str,
+def _specs(spec: dict[str, tuple[str, ...]], cols: set[str], what: str,
            exprs: dict[str, tuple[pl.Expr, pl.Expr | None]]) -> list[_Metric]:
     """The metrics' numerator and denominator expressions over the wide table.
 
@@ -1178,7 +1163,7 @@ def _specs(spec: dict[str, tuple[str, str | None, tuple[str, ...]]], cols: set[s
     """
     out = []
     for code, (num, den) in exprs.items():
-        missing = [c for c in spec[code][2] if c not in cols]
+        missing = [c for c in spec[code] if c not in cols]
         if missing:
             out.append(_Metric(code, None, None, f"{what} không có cột: {', '.join(missing)}."))
         else:

@@ -118,10 +118,11 @@ def _read_period(period: str, root: Path) -> tuple[pl.DataFrame, list[Path], pl.
     return counts, files, sniff.repairs_frame(repairs)
 
 
-def _coverage_results(counts: pl.DataFrame, known: list[str]) -> list[dict[str, Any]]:
+def _coverage_results(counts: pl.DataFrame, known: list[str], carried: set[str]) -> list[dict[str, Any]]:
     """Warnings for a half-filled month: registry units without any row (none without a
     registry: ``known`` is then the codes present), and units that lack indicators the
-    other units of the same file have."""
+    other units of the same file have. ``carried``: the metrics of group scores carried
+    from a source (the methodologies' ``source_metric``), which only some units have."""
     out = []
     present = set(counts["unit_code"].drop_nulls().to_list())
     absent = sorted(set(known) - present)
@@ -131,7 +132,7 @@ def _coverage_results(counts: pl.DataFrame, known: list[str]) -> list[dict[str, 
         "rule_vi": "Mọi đơn vị còn hiệu lực trong danh mục nên có số liệu trong kỳ (tháng chưa đủ số liệu?)",
         "rule_en": "every registry unit of the period has data", "files": [], "rows": [],
     })
-    per_file = (counts.filter(~pl.col("indicator").str.starts_with("group_"))
+    per_file = (counts.filter(~pl.col("indicator").is_in(sorted(carried)))
                 .group_by("source_file", "unit_code", "unit_name").agg(pl.col("indicator").unique())
                 .with_columns(pl.col("indicator").list.len().alias("n"))
                 .with_columns(pl.col("n").max().over("source_file").alias("n_max")))
@@ -141,7 +142,7 @@ def _coverage_results(counts: pl.DataFrame, known: list[str]) -> list[dict[str, 
         full = (counts.group_by("source_file").agg(pl.col("indicator").unique().alias("all")))
         gaps = short.join(full, on="source_file").with_columns(
             pl.col("all").list.set_difference("indicator").list.sort().alias("missing"))
-        missing = sorted({m for ms in gaps["missing"].to_list() for m in ms if not m.startswith("group_")})
+        missing = sorted({m for ms in gaps["missing"].to_list() for m in ms if m not in carried})
     out.append({
         "expectation": "chiso_indicators_complete", "column": "indicator", "severity": "warning",
         "success": short.height == 0, "n_unexpected": short.height,
@@ -181,11 +182,12 @@ def ingest_period(period: str, params_file: str | Path = "params.yaml", root: st
         atomic_write_text(processed_dir(period, root) / "validation.json", failed.to_json())
         write_period_validation_report(failed, period, reports_dir(period, root) / "validation.html")
         raise
-    metrics = set()
+    metrics, carried = set(), set()
     for mid in methodology_ids(params):
         meth = load_methodology(mid, params)
         metrics |= {i.metric for i in meth.indicators if i.metric}
-        metrics |= {g.get("source_metric") for g in meth.groups if g.get("source_metric")}
+        carried |= {g.get("source_metric") for g in meth.groups if g.get("source_metric")}
+        metrics |= carried
         metrics.add(meth.no_dossier_metric)
         for ind in meth.indicators:
             metrics |= set((ind.rule.get("levels") or {}))
@@ -194,7 +196,7 @@ def ingest_period(period: str, params_file: str | Path = "params.yaml", root: st
     parameters = {"periods": [period], "known_units": known, "known_metrics": sorted(m for m in metrics if m)}
     outcome = validation.run_suite(counts, "counts", parameters, ", ".join(str(f) for f in files), index_column="unit_name")
     outcome.results = pl.concat([outcome.results,
-                                 pl.DataFrame(_coverage_results(counts, known), schema=validation.RESULT_SCHEMA)])
+                                 pl.DataFrame(_coverage_results(counts, known, carried), schema=validation.RESULT_SCHEMA)])
     outcome.repairs = repairs
     # locations name the file as the analyst finds it (data/raw/<period>/<file>)
     paths = {f.name: str(f) for f in files}

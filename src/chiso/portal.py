@@ -29,7 +29,8 @@ from typing import Any
 import polars as pl
 
 from . import methodology as _methodology
-from .counts import BASIS_CARRIED, BASIS_RECOMPUTED, COUNTS_SCHEMA, UNIT_COLUMNS, indicator_points, normalize_counts, unit_table
+from .counts import (BASIS_CARRIED, BASIS_RECOMPUTED, COUNTS_SCHEMA, UNIT_COLUMNS, check_value_rules, indicator_points,
+                     normalize_counts, unit_table)
 from . import sniff
 from .errors import InputError
 
@@ -178,7 +179,8 @@ def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = N
             rows.append({**base, "indicator": f"group_{group.lower()}", "numerator": None, "denominator": None,
                          "provisional": False, "source_score": score,
                          "source_max": _number(comp.get("maxScore"), name, row, "maxScore", where),
-                         "available": False, "note": None})
+                         "available": False, "note": None,
+                         "_fields": ("numerator", "denominator", f"{group}.score", f"{group}.maxScore")})
             for mcode, (num_f, den_f) in FIELD_METRICS.get(group, {}).items():
                 if num_f in comp or den_f in comp:
                     num = _number(comp.get(num_f), name, row, num_f, where)
@@ -190,7 +192,7 @@ def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = N
                                  "source_max": _number(comp.get("maxScore"), name, row, "maxScore", where)
                                  if is_own else None,
                                  "available": num is not None and den is not None, "note": None,
-                                 "_fields": (num_f, den_f)})
+                                 "_fields": (num_f, den_f, f"{group}.score", f"{group}.maxScore")})
             metrics = comp.get("metrics") or []
             if not isinstance(metrics, list):
                 raise InputError(f"'metrics' của nhóm {group} phải là một danh sách.", f"metrics of {group} is not a list.",
@@ -210,28 +212,16 @@ def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = N
                              "source_score": _number(m.get("score"), name, row, "score", mwhere),
                              "source_max": _number(m.get("maxScore"), name, row, "maxScore", mwhere),
                              "available": num is not None and den is not None, "note": note,
-                             "_fields": (f"{m['code']}.numerator", f"{m['code']}.denominator")})
+                             "_fields": tuple(f"{m['code']}.{k}" for k in ("numerator", "denominator", "score",
+                                                                            "maxScore"))})
         for mcode, (group, field) in COUNT_FIELDS.items():
             comp = _component(unit, group) or {}
             if field in comp:
                 num = _number(comp[field], name, row, field, f"đơn vị {code}, nhóm {group}")
                 rows.append({**base, "indicator": mcode, "numerator": num, "denominator": None,
                              "provisional": False, "source_score": None, "source_max": None,
-                             "available": num is not None, "note": None, "_fields": (field, field)})
-    for r in rows:
-        fields = r.pop("_fields", ("numerator", "denominator"))
-        for value, field in ((r["numerator"], fields[0]), (r["denominator"], fields[1])):
-            if value is not None and value < 0:
-                raise InputError(f"Số liệu âm ({value:g}) ở {field}, đơn vị {r['unit_code']} (đơn vị thứ {r['source_row']} "
-                                 f"trong 'unitsDetail'), chỉ tiêu {r['indicator']}.",
-                                 f"Negative count ({value:g}) in {field}.", file=name, row=r["source_row"],
-                                 column=field, rule="non_negative")
-        if r["numerator"] is not None and r["denominator"] is not None and r["numerator"] > r["denominator"]:
-            raise InputError(
-                f"Tử số ({r['numerator']:g}) lớn hơn mẫu số ({r['denominator']:g}) ở chỉ tiêu {r['indicator']}, "
-                f"đơn vị {r['unit_code']} ({r['unit_name']}, đơn vị thứ {r['source_row']} trong 'unitsDetail').",
-                "Numerator greater than denominator.",
-                file=name, row=r["source_row"], column=fields[0], rule="numerator_le_denominator")
+                             "available": num is not None, "note": None,
+                             "_fields": (field, field, f"{group}.score", f"{group}.maxScore")})
     if renamed:
         row, before, after = renamed[0]
         sniff.record(sniff.Repair(name, "nfc", "Tên đơn vị dạng tổ hợp (NFD) hoặc có khoảng trắng thừa đã được "
@@ -239,8 +229,16 @@ def _read_portal(path_or_data: str | Path | dict[str, Any], text: str | None = N
                                   column="departmentName", rows=tuple(r for r, _, _ in renamed[:sniff.EXAMPLES]),
                                   n=len(renamed), before=before.encode("unicode_escape").decode("ascii")[:60],
                                   after=after))
-    frame = pl.DataFrame(rows, schema={**COUNTS_SCHEMA, "source_row": pl.Int64})
-    return normalize_counts(frame).with_columns(frame["source_row"])
+    fields = {"numerator": "_num_field", "denominator": "_den_field", "source_score": "_score_field",
+              "source_max": "_max_field"}
+    for r in rows:      # the JSON fields each value came from, for the messages
+        r.update(zip(fields.values(), r.pop("_fields"), strict=True))
+    frame = pl.DataFrame(rows, schema={**COUNTS_SCHEMA, "source_row": pl.Int64,
+                                       **dict.fromkeys(fields.values(), pl.String)})
+    check_value_rules(frame, name, row="source_row", field=fields,
+                      place=lambda r, col: f" ({r['unit_code']}, đơn vị thứ {r['source_row']} trong 'unitsDetail', "
+                                           f"trường {r[fields[col]]})")
+    return normalize_counts(frame.drop(fields.values())).with_columns(frame["source_row"])
 
 
 def _unit_key(unit: dict[str, Any]) -> tuple[str, str]:

@@ -35,12 +35,13 @@ import re
 import unicodedata
 from typing import Any
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from .errors import InputError
+from .numbers import fmt_count
 
 MAX_CELL_CHARS = 10_000          # a longer cell is refused (pasted documents, broken quoting)
 HEADER_SCAN_ROWS = 30            # the header row is looked for in the first rows only
@@ -53,6 +54,14 @@ REPAIR_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String, "kind": pl.String, "column": pl.String, "rows": pl.List(pl.Int64), "n": pl.Int64,
     "before": pl.String, "after": pl.String, "message_vi": pl.String, "message_en": pl.String,
 }
+
+
+def cell_too_long(length: int, *, file: str | None, row: int | None, column: str) -> InputError:
+    """The error every reader gives for a cell longer than ``MAX_CELL_CHARS``."""
+    return InputError(f"Ô quá dài ({fmt_count(length)} ký tự, tối đa {fmt_count(MAX_CELL_CHARS)}): thường do dán "
+                      "nhầm văn bản hoặc dấu ngoặc kép không đóng.",
+                      f"Cell too long ({length} characters, at most {MAX_CELL_CHARS}).",
+                      file=file, row=row, column=column, rule="cell_too_long")
 
 
 @dataclass(frozen=True)
@@ -644,8 +653,6 @@ class SniffedTable:
     rows: list[list[str]]
     lines: list[int]                  # row number (as in a spreadsheet) of each data row
     header_line: int                  # row number of the (last) header row
-    format: str                       # "csv" or "xlsx"
-    repairs: list[Repair] = field(default_factory=list)
 
     def frame(self, line_column: str = "__line") -> pl.DataFrame:
         """Strings, empty cells as null (as ``pl.read_csv`` gives them), plus the row number."""
@@ -658,7 +665,7 @@ def is_xlsx(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04"
 
 
-def read_table(path: str | Path, known: Collection[str], data: bytes | None = None, text: str | None = None) -> SniffedTable:
+def read_table(path: str | Path, known: Collection[str], text: str | None = None) -> SniffedTable:
     """A CSV or XLSX table as strings, with its header found and its repairs recorded.
 
     ``known``: normalised column names (or aliases) the caller understands; they
@@ -667,26 +674,23 @@ def read_table(path: str | Path, known: Collection[str], data: bytes | None = No
     """
     path = Path(path)
     file = str(path)
-    repairs: list[Repair] = []
-    raw = b"" if text is not None else (path.read_bytes() if data is None else data)
-    if text is None and not raw:
-        raise _empty(file, zero=True)
-    if text is None and is_xlsx(raw):
-        with collect_repairs() as got:
-            rows = read_xlsx_rows(path, file)
-        repairs.extend(got)
+    if text is None:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if not magic:
+            raise _empty(file, zero=True)
+    if text is None and is_xlsx(magic):      # openpyxl reads the workbook itself
+        rows = read_xlsx_rows(path, file)
         fmt = "xlsx"
     else:
         if text is None:  # (given text was decoded, and its repairs recorded, by the caller)
-            with collect_repairs() as got:
-                text, _ = decode(raw, file)
-            repairs.extend(got)
+            text, _ = decode(path.read_bytes(), file)
         delim = detect_delimiter(text)
         if delim != ",":
-            repairs.append(record(Repair(file, "delimiter",
-                                         f"Các cột được phân cách bằng {DELIMITER_NAMES[delim]} (không phải dấu phẩy): "
-                                         "đã đọc theo dấu phân cách này.",
-                                         f"Columns separated by {delim!r}, not ','.", before=delim, after=",")))
+            record(Repair(file, "delimiter",
+                          f"Các cột được phân cách bằng {DELIMITER_NAMES[delim]} (không phải dấu phẩy): "
+                          "đã đọc theo dấu phân cách này.",
+                          f"Columns separated by {delim!r}, not ','.", before=delim, after=","))
         rows = parse_csv(text, delim, file)
         fmt = "csv"
     # drop empty rows (blank lines, rows of empty cells)
@@ -704,25 +708,22 @@ def read_table(path: str | Path, known: Collection[str], data: bytes | None = No
     for r, row in zip(numbers, cells, strict=True):
         for j, c in enumerate(row):
             if len(c) > MAX_CELL_CHARS:
-                raise InputError(
-                    f"Ô quá dài ({len(c):_} ký tự, tối đa {MAX_CELL_CHARS:_}): thường do dán nhầm văn bản hoặc dấu "
-                    "ngoặc kép không đóng.".replace("_", "."),
-                    f"Cell too long ({len(c)} characters, at most {MAX_CELL_CHARS}).",
-                    file=file, row=r, column=header.names[j] if j < len(header.names) and header.names[j] else f"#{j + 1}", rule="cell_too_long")
+                raise cell_too_long(len(c), file=file, row=r,
+                                    column=header.names[j] if j < len(header.names) and header.names[j] else f"#{j + 1}")
     if header.index > 0:
         skipped = numbers[: header.index]
-        repairs.append(record(Repair(file, "title_rows",
-                                     f"Bỏ qua {len(skipped)} dòng tiêu đề phía trên dòng tên cột.",
-                                     f"{len(skipped)} title rows above the header skipped.",
-                                     rows=tuple(skipped[:EXAMPLES]), n=len(skipped),
-                                     before=short(" ".join(c for c in cells[0] if c), 40))))
+        record(Repair(file, "title_rows",
+                      f"Bỏ qua {len(skipped)} dòng tiêu đề phía trên dòng tên cột.",
+                      f"{len(skipped)} title rows above the header skipped.",
+                      rows=tuple(skipped[:EXAMPLES]), n=len(skipped),
+                      before=short(" ".join(c for c in cells[0] if c), 40)))
     if header.n_rows == 2:
         r1, r2 = numbers[header.index], numbers[header.index + 1]
-        repairs.append(record(Repair(file, "merged_header",
-                                     f"Tiêu đề gộp hai dòng ({r1} và {r2}, ô gộp của Excel): ghép thành một dòng tên cột.",
-                                     "Two-row (merged) header combined into one.", rows=(r1, r2), n=2,
-                                     before=short(" | ".join(cells[header.index]), 60),
-                                     after=short(" | ".join(header.names), 60))))
+        record(Repair(file, "merged_header",
+                      f"Tiêu đề gộp hai dòng ({r1} và {r2}, ô gộp của Excel): ghép thành một dòng tên cột.",
+                      "Two-row (merged) header combined into one.", rows=(r1, r2), n=2,
+                      before=short(" | ".join(cells[header.index]), 60),
+                      after=short(" | ".join(header.names), 60)))
     start = header.index + header.n_rows
     names = [n.strip() for n in header.names]
     body, lines = cells[start:], numbers[start:]
@@ -740,9 +741,9 @@ def read_table(path: str | Path, known: Collection[str], data: bytes | None = No
     empty_cols = [j for j in range(width) if not names[j] and not used[j]]
     n_extra = max((len(r) for r in body), default=0) - width
     if (empty_cols or n_extra > 0) and fmt == "csv":  # invisible in Excel: not worth a line
-        repairs.append(record(Repair(file, "empty_columns",
-                                     f"Bỏ {len(empty_cols) + max(n_extra, 0)} cột trống không có tên ở cuối/giữa bảng.",
-                                     "Empty unnamed columns dropped.", n=len(empty_cols) + max(n_extra, 0))))
+        record(Repair(file, "empty_columns",
+                      f"Bỏ {len(empty_cols) + max(n_extra, 0)} cột trống không có tên ở cuối/giữa bảng.",
+                      "Empty unnamed columns dropped.", n=len(empty_cols) + max(n_extra, 0)))
     keep_cols = [j for j in range(width) if j not in set(empty_cols)]
     names = [names[j] or f"cột {j + 1}" for j in keep_cols]
     seen: dict[str, int] = {}
@@ -758,17 +759,17 @@ def read_table(path: str | Path, known: Collection[str], data: bytes | None = No
                          file=file, row=lines[-1], column=header.names[len(body[-1])].strip() or None,
                          rule="truncated_file")
     if cut_rows and fmt == "csv":
-        repairs.append(record(Repair(file, "short_rows",
-                                     f"{len(cut_rows)} dòng thiếu ô ở cuối dòng: các ô thiếu được coi là ô trống.",
-                                     f"{len(cut_rows)} rows with missing trailing cells read as empty.",
-                                     rows=tuple(ln for ln, _ in cut_rows[:EXAMPLES]), n=len(cut_rows))))
+        record(Repair(file, "short_rows",
+                      f"{len(cut_rows)} dòng thiếu ô ở cuối dòng: các ô thiếu được coi là ô trống.",
+                      f"{len(cut_rows)} rows with missing trailing cells read as empty.",
+                      rows=tuple(ln for ln, _ in cut_rows[:EXAMPLES]), n=len(cut_rows)))
     rows_out = [[(r[j] if j < len(r) else "") for j in keep_cols] for r in body]
     if (dropped or trailing) and fmt == "csv":
         n = len(dropped) + trailing
-        repairs.append(record(Repair(file, "empty_rows", f"Bỏ {n} dòng trống.", f"{n} empty rows dropped.",
-                                     rows=tuple(dropped[:EXAMPLES]), n=n)))
+        record(Repair(file, "empty_rows", f"Bỏ {n} dòng trống.", f"{n} empty rows dropped.",
+                      rows=tuple(dropped[:EXAMPLES]), n=n))
     return SniffedTable(file=file, header=names, rows=rows_out, lines=lines,
-                        header_line=numbers[header.index + header.n_rows - 1], format=fmt, repairs=repairs)
+                        header_line=numbers[header.index + header.n_rows - 1], )
 
 
 # ---------------------------------------------------------------------------
@@ -819,7 +820,7 @@ def normalize_period(text: str | None) -> str | None:
 
 
 __all__ = [
-    "MAX_CELL_CHARS", "REPAIR_SCHEMA", "Repair", "SniffedTable", "collect_repairs", "decode", "decode_tcvn3",
+    "MAX_CELL_CHARS", "REPAIR_SCHEMA", "cell_too_long", "Repair", "SniffedTable", "collect_repairs", "decode", "decode_tcvn3",
     "decode_vni", "detect_delimiter", "encode_legacy", "find_header", "norm_header", "normalize_period", "parse_csv",
     "read_table", "read_text", "read_xlsx_rows", "record", "repairs_frame", "vietnamese_score",
 ]

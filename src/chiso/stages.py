@@ -28,15 +28,16 @@ from .params import load_methodology, load_params
 TABLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
 
 
-def check_table_id(table_id: str) -> str:
-    """A table id names files under data/raw/published/: letters, digits, "-", "_" and
-    inner dots only (no "/", no "..": no path traversal through params.yaml)."""
+def check_table_id(table_id: str, folder: str = "data/raw/published/", example: str = "dienbiendong_2024-06") -> str:
+    """An id of params.yaml names files under ``folder`` (a published table, a portal
+    capture, a QĐ 1187 report): letters, digits, "-", "_" and inner dots only (no "/",
+    no "..": no path traversal through params.yaml)."""
     table_id = str(table_id)
     if not TABLE_ID_RE.fullmatch(table_id) or ".." in table_id or len(table_id) > 120:
         raise InputError(
-            f"Mã bảng \"{table_id}\" không hợp lệ: chỉ dùng chữ, số, \"-\", \"_\" (ví dụ dienbiendong_2024-06), "
-            "không có \"/\" hay \"..\" (mã bảng là tên tệp trong data/raw/published/).",
-            f"Invalid table id {table_id!r}: letters, digits, '-' and '_' only (no path).", rule="table_id")
+            f"Mã \"{table_id}\" không hợp lệ: chỉ dùng chữ, số, \"-\", \"_\" (ví dụ {example}), "
+            f"không có \"/\" hay \"..\" (mã là tên tệp hoặc thư mục trong {folder}).",
+            f"Invalid id {table_id!r}: letters, digits, '-' and '_' only (no path).", rule="table_id")
     return table_id
 
 

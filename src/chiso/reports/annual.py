@@ -686,6 +686,14 @@ def audit_blocks(x: _Inputs) -> list[doc.Block]:
         inner.append(doc.Bullets([w["validation_item"].format(
             rule=r["rule_vi"], suite=s, units=", ".join(_unit_label(u) for u in r["units"]) or "toàn bảng")
             for s, r in warns]))
+    repairs = [r for s in v for r in s.get("repairs", [])]
+    if not repairs:
+        inner.append(doc.Paragraph(w["repairs_none"]))
+    else:
+        inner.append(doc.Paragraph(w["repairs"].format(n=fmt_units(len(repairs)))))
+        inner.append(doc.Bullets([w["repair_item"].format(message=r["message_vi"].rstrip("."), where=", ".join(
+            [f"tệp {Path(r['file']).name}", *([f"cột {r['column']}"] if r.get("column") else []),
+             *([f"dòng {', '.join(str(n) for n in r['rows'])}"] if r.get("rows") else [])])) for r in repairs]))
     number = x.meta["document"]["report_number"]
     return [doc.Section([doc.Heading(w["heading"], 1),
                          doc.Callout(w["callout_title"].format(number=number), inner, kind="audit")], landscape=True)]
