@@ -379,23 +379,3 @@ def test_ranks_follow_converted_scores(meth, data):
         for b in u.iter_rows(named=True):
             if a["converted"] > b["converted"] + 1e-9:
                 assert a["rank"] < b["rank"], (a, b)
-
-
-# ---------------------------------------------------------------------------
-# Privacy
-# ---------------------------------------------------------------------------
-NAME_WORDS = st.sampled_from(["Nguyễn", "Trần", "Lò", "Quàng", "Thị", "Văn", "Kim", "Thành", "Dũng", "Hương", "Đức",
-                              "Mai", "Lan", "Sùng", "A", "Páo"])
-
-
-@FAST
-@given(st.lists(NAME_WORDS, min_size=2, max_size=5))
-def test_masked_names_keep_no_word_of_the_name(words):
-    from chiso import privacy
-
-    name = " ".join(words)
-    masked = privacy.mask_name(name)
-    assert masked.count(".") == len(words)
-    assert not any(len(w) > 1 and w in masked for w in words)
-    assert privacy.mask_text(f"Ông {name} kỷ luật", names=[name]) == f"Ông {masked} kỷ luật"
-    assert privacy.mask_text(name, show=True) == name

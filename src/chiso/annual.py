@@ -27,7 +27,7 @@ import yaml
 from . import sniff, validation
 from .errors import InputError
 from .io import atomic_write_text, write_parquet
-from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, fmt_num, number_exprs
+from .numbers import fmt_num
 
 WORDING_FILE = Path(__file__).parent / "reports" / "annual_wording.yaml"
 EPS = 1e-9
@@ -129,10 +129,9 @@ def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False, text:
 
     The file is read by ``chiso.sniff`` (encoding, delimiter, header row, empty rows,
     too long cells; empty files refused) and must have the columns ``text`` and
-    ``numeric`` (data/raw/annual/README.md). Numbers are parsed by
-    ``chiso.numbers.number_exprs``: "82,88%" is 82.88 (a repair, recorded with
-    ``chiso.sniff.record``), a cell that is not a number raises ``InputError`` naming
-    its row and column.
+    ``numeric`` (data/raw/annual/README.md). Numbers are parsed as every reader parses
+    them (``chiso.sniff.parse_numbers``): "82,88%" is 82.88 (a recorded repair), a cell
+    that is not a number raises ``InputError`` naming its row and column.
     """
     file = str(path)
     required = [*text, *numeric]
@@ -145,24 +144,10 @@ def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False, text:
     df = table.frame(LINE)
     if keep_decimals:
         df = df.with_columns([_decimals(c).alias(f"{c}__dec") for c in numeric])
-    parsed = {c: number_exprs(c, counts=False)[:3] for c in numeric}   # value, repair, problem
-    cells = pl.concat([df.select(pl.lit(c).alias("column"), pl.col(LINE), pl.col(c).alias("raw"),
-                                 *[e.alias(k) for e, k in zip(parsed[c], ("value", "repair", "problem"), strict=True)])
-                       for c in numeric])
-    bad = cells.filter(pl.col("problem").is_not_null()).sort(LINE)
-    if bad.height:
-        column, row, raw, problem = bad.select("column", LINE, "raw", "problem").row(0)
-        vi, en = NUMBER_PROBLEMS[problem]
-        raise InputError(f"Giá trị '{raw}' {vi}.", f"'{raw}' {en}.", file=file, row=row, column=column,
-                         rule="number_format" if problem == "not_number" else problem)
-    repaired = cells.filter(pl.col("repair").is_not_null()).group_by("column", "repair", maintain_order=True).agg(
-        pl.col(LINE).head(sniff.EXAMPLES).alias("rows"), pl.len().alias("n"), pl.col("raw", "value").first())
-    for r in repaired.iter_rows(named=True):   # one per column and kind of repair
-        vi, en = NUMBER_REPAIRS[r["repair"]]
-        after = "" if r["value"] is None else f"{r['value']:g}".replace(".", ",")
-        sniff.record(sniff.Repair(file, r["repair"], vi, en, column=r["column"], rows=tuple(r["rows"]), n=r["n"],
-                                  before=r["raw"], after=after))
-    return df.with_columns(parsed[c][0].alias(c) for c in numeric).drop(LINE)
+    df = sniff.parse_numbers(df, numeric)
+    sniff.raise_number_problem(df, numeric, file, row=LINE)
+    sniff.record_number_repairs(df, numeric, file, row=LINE)
+    return df.drop(LINE, *[f"{c}__{k}" for c in numeric for k in ("raw", "repair", "problem", "sep")])
 
 
 def _rename_years(df: pl.DataFrame, year: str, prev: str) -> pl.DataFrame:

@@ -32,7 +32,7 @@ from . import methodology as _methodology
 from . import scoring, sniff
 from .errors import InputError
 from .methodology import Methodology
-from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, number_exprs, round_half_up_expr
+from .numbers import round_half_up_expr
 
 COUNTS_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.String,
@@ -191,15 +191,10 @@ def _read_template(path: Path, text: str | None = None) -> pl.DataFrame:
     strings = [c for c in ("period", "unit_code", "unit_name", "unit_group", "indicator", "note") if c in df.columns]
     numbers = [c for c in VALUE_COLUMNS if c in df.columns]
     bools = [c for c in ("provisional", "available") if c in df.columns]
-    exprs = []
-    for c in numbers:
-        value, repair, problem, sep = number_exprs(c, counts=c in COUNT_COLUMNS)
-        exprs += [value.alias(c), repair.alias(f"{c}__repair"), problem.alias(f"{c}__problem"), sep.alias(f"{c}__sep")]
-    parsed = df.with_columns(
+    parsed = sniff.parse_numbers(df.with_columns(
         *[pl.col(c).str.strip_chars().replace("", None).alias(c) for c in strings],
-        *[pl.col(c).alias(f"{c}__raw") for c in numbers + bools + ["period"]],
-    ).with_columns(
-        *exprs,
+        *[pl.col(c).alias(f"{c}__raw") for c in bools + ["period"]],
+    ), numbers, counts=COUNT_COLUMNS).with_columns(
         *[_bool_expr(c).alias(c) for c in bools],
     ).with_columns(
         pl.col("indicator").str.to_lowercase(),
@@ -222,14 +217,8 @@ def _report_repairs(df: pl.DataFrame, numbers: list[str], path: Path, header: di
         sniff.record(sniff.Repair(file, "period_format", f"Kỳ ghi dạng \"{before}\" được đọc là {after} (NNNN-TT).",
                                   f"Period \"{before}\" read as {after}.", column=header.get("period", "period"),
                                   rows=rows, n=n, before=before, after=after))
+    sniff.record_number_repairs(df, numbers, file, header=header)
     for c in numbers:
-        for code in sorted(df[f"{c}__repair"].drop_nulls().unique().to_list()):
-            mask = pl.col(f"{c}__repair") == code
-            rows, n, before = _repair_rows(df, mask, f"{c}__raw")
-            after = df.filter(mask)[c][0]
-            vi, en = NUMBER_REPAIRS[code]
-            sniff.record(sniff.Repair(file, code, vi, en, column=header.get(c, c), rows=rows, n=n, before=before,
-                                      after="" if after is None else _vi_number(after)))
         seps = df[f"{c}__sep"].drop_nulls()
         if seps.n_unique() > 1:
             minority = seps.value_counts(sort=True)[f"{c}__sep"][-1]
@@ -240,7 +229,7 @@ def _report_repairs(df: pl.DataFrame, numbers: list[str], path: Path, header: di
                 f"Cột dùng lẫn dấu thập phân \",\" và \".\": {n} ô dùng \"{minority}\" (ví dụ \"{before}\") được đọc là "
                 "số thập phân.", "Mixed decimal separators in one column: read both as decimals.",
                 column=header.get(c, c), rows=rows, n=n, before=before,
-                after=_vi_number(df.filter(mask)[c][0])))
+                after=sniff.vi_number(df.filter(mask)[c][0])))
     if "numerator" in df.columns:
         score = pl.col("source_score").is_null() if "source_score" in df.columns else pl.lit(True)
         blank = pl.col("numerator").is_null() & pl.col("numerator__problem").is_null() & score
@@ -252,11 +241,6 @@ def _report_repairs(df: pl.DataFrame, numbers: list[str], path: Path, header: di
                 "chấm điểm. Nếu tháng chưa đủ số liệu, bổ sung rồi chạy lại.",
                 f"{n} rows without numerator: indicator not available.",
                 column=header.get("numerator", "numerator"), rows=rows, n=n, before="", after="không có số liệu"))
-
-
-def _vi_number(x: float) -> str:
-    """A value as the analyst reads it: 82.96 → "82,96", 1234.0 → "1234"."""
-    return f"{x:.10g}".replace(".", ",")
 
 
 def _first_bad(df: pl.DataFrame, mask: pl.Expr) -> dict[str, Any] | None:
@@ -326,15 +310,7 @@ def _check_template(df: pl.DataFrame, numbers: list[str], bools: list[str], path
             "(ví dụ on_time, online_payment).",
             f"Invalid indicator code '{bad['indicator']}' (lower-case snake case expected).",
             file=str(path), row=bad["row"], column="indicator", rule="indicator_code")
-    for col in numbers:
-        bad = _first_bad(df, pl.col(f"{col}__problem").is_not_null())
-        if bad:
-            problem = bad[f"{col}__problem"]
-            vi, en = NUMBER_PROBLEMS[problem]
-            raw = sniff.short(bad[f"{col}__raw"])
-            raise InputError(f"Giá trị '{raw}' {vi}{where(col)}.", f"'{raw}' {en}.",
-                             file=str(path), row=bad["row"], column=col,
-                             rule="number_format" if problem == "not_number" else problem)
+    sniff.raise_number_problem(df, numbers, str(path), where=where)
     for col in bools:
         bad = _first_bad(df, pl.col(col).is_null())
         if bad:

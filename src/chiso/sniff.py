@@ -34,14 +34,14 @@ import io
 import re
 import unicodedata
 from typing import Any
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from .errors import InputError
-from .numbers import fmt_count
+from .numbers import NUMBER_PROBLEMS, NUMBER_REPAIRS, fmt_count, number_exprs
 
 MAX_CELL_CHARS = 10_000          # a longer cell is refused (pasted documents, broken quoting)
 HEADER_SCAN_ROWS = 30            # the header row is looked for in the first rows only
@@ -117,6 +117,61 @@ def short(text: Any, n: int = 60) -> str:
     """A cell or line cut to ``n`` characters for a message ("…" at the cut, "⏎" for line breaks)."""
     text = ("" if text is None else str(text)).replace("\r", "").replace("\n", "⏎")
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# ---------------------------------------------------------------------------
+# Numbers written as text (every reader of transcribed or exported tables)
+# ---------------------------------------------------------------------------
+def vi_number(x: float) -> str:
+    """A value as the analyst reads it in a repair: 82.96 → "82,96", 1234.0 → "1234"."""
+    return f"{x:.10g}".replace(".", ",")
+
+
+def parse_numbers(df: pl.DataFrame, columns: Iterable[str], counts: Collection[str] = ()) -> pl.DataFrame:
+    """Text columns of numbers → Float64 values (``chiso.numbers.number_exprs``), with,
+    beside each column ``c``: ``c__raw`` (the cell as written), ``c__repair``,
+    ``c__problem`` and ``c__sep``. ``counts``: the columns that hold counts (there
+    "1.234" has a thousands dot)."""
+    exprs = []
+    for c in columns:
+        value, repair, problem, sep = number_exprs(c, counts=c in counts)
+        exprs += [pl.col(c).alias(f"{c}__raw"), value.alias(c), repair.alias(f"{c}__repair"),
+                  problem.alias(f"{c}__problem"), sep.alias(f"{c}__sep")]
+    return df.with_columns(exprs)
+
+
+def raise_number_problem(df: pl.DataFrame, columns: Iterable[str], file: str, *, row: str = "row",
+                         where: Callable[[str], str] = lambda c: "") -> None:
+    """Refuse the first cell of ``columns`` (in file order) that ``parse_numbers`` could
+    not read, naming its row, column and why. ``where``: more location text for a column."""
+    cols = list(columns)
+    bad = pl.concat([df.filter(pl.col(f"{c}__problem").is_not_null()).select(
+        pl.col(row).cast(pl.Int64).alias("row"), pl.lit(i).alias("i"), pl.lit(c).alias("column"),
+        pl.col(f"{c}__raw").cast(pl.String).alias("raw"), pl.col(f"{c}__problem").alias("problem"))
+        for i, c in enumerate(cols)]) if cols else pl.DataFrame()
+    if bad.height:
+        r = bad.sort("row", "i").row(0, named=True)
+        vi, en = NUMBER_PROBLEMS[r["problem"]]
+        raw = short(r["raw"])
+        raise InputError(f"Giá trị '{raw}' {vi}{where(r['column'])}.", f"'{raw}' {en}.", file=file, row=r["row"],
+                         column=r["column"], rule="number_format" if r["problem"] == "not_number" else r["problem"])
+
+
+def record_number_repairs(df: pl.DataFrame, columns: Iterable[str], file: str, *, row: str = "row",
+                          header: dict[str, str] | None = None) -> None:
+    """One repair record per column and kind of number repair made by ``parse_numbers``:
+    the first rows, how many, the first cell as written and as read. ``header``: the
+    file's name of a column (default: its own)."""
+    header = header or {}
+    for c in columns:
+        done = df.filter(pl.col(f"{c}__repair").is_not_null())
+        for code in sorted(set(done[f"{c}__repair"].to_list())):
+            hit = done.filter(pl.col(f"{c}__repair") == code)
+            vi, en = NUMBER_REPAIRS[code]
+            after = hit[c][0]
+            record(Repair(file, code, vi, en, column=header.get(c, c), rows=tuple(hit[row].head(EXAMPLES).to_list()),
+                          n=hit.height, before=str(hit[f"{c}__raw"][0]),
+                          after="" if after is None else vi_number(after)))
 
 
 # ---------------------------------------------------------------------------

@@ -18,8 +18,10 @@ temporary folder returning the path to read), and the expected outcome:
 
 from __future__ import annotations
 
+import tempfile
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +79,66 @@ def all_of(*checks: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 GOOD = names_are(b.UNIT_NAMES)
+
+
+def _read_clean(build: Callable[[Path], Path], read: Callable[[Path], Any]) -> Any:
+    """What a reader gives for the clean input of a builder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return read(build(Path(tmp)))
+
+
+def _published_values(table: Any) -> pl.DataFrame:
+    """The values read from a published table (not where they were in the file)."""
+    return table.wide.select(c for c in table.wide.columns if "__" not in c)
+
+
+def same_published(table_id: str = "dienbiendong_2024-06") -> Callable[[Any], None]:
+    """The repaired table reads as the clean one, unit by unit, cell by cell."""
+    def check(result: Any) -> None:
+        from chiso import published as _published
+        from chiso.methodology import load
+
+        clean = _read_clean(published(table_id), lambda f: _published.read_published(f, load("qd459-2023")))
+        got, want = _published_values(result[0]), _published_values(clean)
+        require(got.equals(want), (got, want))
+    return check
+
+
+def published_cell(unit: str, column: str, value: float | None) -> Callable[[Any], None]:
+    def check(result: Any) -> None:
+        wide = result[0].wide.filter(pl.col("unit") == unit)
+        require(wide.height == 1 and wide[column][0] == value, wide.select("unit", column))
+    return check
+
+
+def raw_read_as(raw: str, value: float) -> Callable[[Any], None]:
+    """Every cell printed ``raw`` (in any column) is read as ``value``; there is one at least."""
+    def check(result: Any) -> None:
+        wide = result[0].wide
+        hits = [wide.filter(pl.col(f"{c}__raw") == raw)[c].to_list()
+                for c in wide.columns if f"{c}__raw" in wide.columns]
+        found = [v for h in hits for v in h]
+        require(found and all(v == value for v in found), found)
+    return check
+
+
+def same_counts(build: Callable[[Path], Path]) -> Callable[[pl.DataFrame], None]:
+    """The repaired counts read as those of the clean input."""
+    def check(df: pl.DataFrame) -> None:
+        from chiso import counts
+
+        want = _read_clean(build, counts.read_counts)
+        require(df.drop("source_file", strict=False).equals(want.drop("source_file", strict=False)), (df, want))
+    return check
+
+
+def same_dossiers(text: str) -> Callable[[pl.DataFrame], None]:
+    def check(df: pl.DataFrame) -> None:
+        from chiso import dossiers
+
+        want = _read_clean(write("d.csv", text), dossiers.read_dossiers)
+        require(df.equals(want), (df, want))
+    return check
 XLSX = b.xlsx_bytes
 T = b.template_rows
 
@@ -211,27 +273,32 @@ CASES: list[Case] = [
          published(edit=lambda s: s.replace("hailong_3,", "hailong3,", 1)), "error", "required_columns", 1, "hailong_3"),
     Case("pub-merged-header", "published", "group labels row (merged cells) above the column names",
          published(edit=lambda s: ",,Công khai minh bạch,,,Tiến độ,DVCTT,,Số hóa,,Hài lòng,,,Tổng,,,\n" + s),
-         "repair", "merged_header"),
+         "repair", "merged_header", check=same_published()),
     Case("pub-title-rows", "published", "report title rows above the header",
-         published(edit=lambda s: "PHỤ LỤC,,,\nKẾT QUẢ ĐÁNH GIÁ THÁNG 6/2024,,,\n" + s), "repair", "title_rows"),
+         published(edit=lambda s: "PHỤ LỤC,,,\nKẾT QUẢ ĐÁNH GIÁ THÁNG 6/2024,,,\n" + s), "repair", "title_rows",
+         check=same_published()),
     Case("pub-semicolon-cp1258", "published", "semicolon-delimited Windows-1258 export",
          published(edit=b.redelimit, encoding="cp1258"), "repair", ("delimiter", "encoding"),
          check=lambda r: require(r[0].wide["unit"][0] == "UBND Luân Giới" and r[0].wide["dvctt_1"][1] == 9.3)),
     Case("pub-bom-nfd", "published", "UTF-8 with BOM, decomposed (NFD) names",
-         published(edit=lambda s: unicodedata.normalize("NFD", s), encoding="utf-8-sig"), "repair", ("bom", "nfc")),
+         published(edit=lambda s: unicodedata.normalize("NFD", s), encoding="utf-8-sig"), "repair", ("bom", "nfc"),
+         check=same_published()),
     Case("pub-tcvn3", "published", "TCVN3 (ABC) legacy encoding", published(encoding="tcvn3"), "repair",
-         "legacy_encoding"),
-    Case("pub-vni", "published", "VNI legacy encoding", published(encoding="vni"), "repair", "legacy_encoding"),
+         "legacy_encoding", check=same_published()),
+    Case("pub-vni", "published", "VNI legacy encoding", published(encoding="vni"), "repair", "legacy_encoding",
+         check=same_published()),
     Case("pub-mixed-decimals", "published", "'8.32' next to '4,81' (as printed in the seed)",
-         published("huyen-dienbien_2023-07"), "repair", "mixed_decimal"),
+         published("huyen-dienbien_2023-07"), "repair", "mixed_decimal", check=raw_read_as("8.32", 8.32)),
     Case("pub-percent", "published", "converted score printed '94,1%'",
-         published(edit=lambda s: s.replace('"94,1",Xuất sắc', '"94,1%",Xuất sắc')), "repair", "percent"),
+         published(edit=lambda s: s.replace('"94,1",Xuất sắc', '"94,1%",Xuất sắc')), "repair", "percent",
+         check=published_cell("UBND Luân Giới", "published_converted", 94.1)),
     Case("pub-long-dash", "published", "'–' (long dash) for not applicable",
          published(edit=lambda s: s.replace("UBND Luân Giới,\"UBND các xã, thị trấn\",-,0,-",
-                                            "UBND Luân Giới,\"UBND các xã, thị trấn\",–,0,–")), "repair", "dash"),
+                                            "UBND Luân Giới,\"UBND các xã, thị trấn\",–,0,–")), "repair", "dash",
+         check=same_published()),
     Case("pub-trailing-empty", "published", "trailing empty rows and columns",
          published(edit=lambda s: "\n".join(line + ",," for line in s.splitlines()) + "\n,,,,\n,,,,\n"), "repair",
-         ("empty_rows", "empty_columns")),
+         ("empty_rows", "empty_columns"), check=same_published()),
     Case("pub-duplicate-unit", "published", "a unit listed twice in its group",
          published(edit=lambda s: s + s.splitlines()[1] + "\n"), "error", "expect_compound_columns_to_be_unique",
          (2, 16), ANY),
@@ -282,8 +349,10 @@ CASES: list[Case] = [
     Case("portal-no-unit-code", "portal", "a unit without code or name",
          portal(lambda d: d["unitsDetail"][1].update(departmentCode=None, departmentId=None)),
          "error", "portal_unit", 2, "departmentCode"),
-    Case("portal-bom", "portal", "JSON with a UTF-8 BOM", portal(encoding="utf-8-sig"), "repair", "bom"),
-    Case("portal-utf16", "portal", "JSON saved as UTF-16", portal(encoding="utf-16"), "repair", "encoding"),
+    Case("portal-bom", "portal", "JSON with a UTF-8 BOM", portal(encoding="utf-8-sig"), "repair", "bom",
+         check=same_counts(portal())),
+    Case("portal-utf16", "portal", "JSON saved as UTF-16", portal(encoding="utf-16"), "repair", "encoding",
+         check=same_counts(portal())),
     Case("portal-nfd", "portal", "unit names in NFD (escaped in JSON)",
          portal(lambda d: [u.update(departmentName=unicodedata.normalize("NFD", u["departmentName"]))
                            for u in d["unitsDetail"]], ascii_escapes=True), "repair", "nfc",
@@ -336,7 +405,7 @@ CASES: list[Case] = [
     Case("dos-utf16", "dossiers", "UTF-16 export", write("d.csv", DOSSIERS, "utf-16"), "error", "encoding"),
     Case("dos-zero-bytes", "dossiers", "0-byte export", write("d.csv", b""), "error", "empty_file", None),
     Case("dos-tcvn3", "dossiers", "TCVN3 legacy encoding", write("d.csv", DOSSIERS, "tcvn3"), "repair",
-         "legacy_encoding"),
+         "legacy_encoding", check=same_dossiers(DOSSIERS)),
     Case("dos-huge-cell", "dossiers", "a 20.000-character cell",
          write("d.csv", DOSSIERS.replace("Sở Nội vụ", "x" * 20_000)), "error", "cell_too_long"),
     Case("dos-xlsx-truncated", "dossiers", "truncated .xlsx export",

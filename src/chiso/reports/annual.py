@@ -113,19 +113,6 @@ def _sum(values: list[float | None], decimals: int = 4) -> str:
     return ("≥\u00a0" if len(known) < len(values) else "") + text
 
 
-def redact_names(reason: str, n_label: str) -> str:
-    """"Có … năm 2024: A, …; B, …; C. Thể hiện tại …" → head + "[NN trường hợp …]" + tail."""
-    head, sep, rest = reason.partition(":")
-    if not sep:
-        return n_label.format(n="?")
-    body, dot, tail = rest.rpartition(". ")
-    if not dot:
-        body, tail = rest, ""
-    n = len([p for p in body.split(";") if p.strip()])
-    out = f"{head}: {n_label.format(n=fmt_units(n))}."
-    return out + (f" {tail.strip()}" if tail.strip() else "")
-
-
 # ----------------------------------------------------------------------------------
 # Inputs
 # ----------------------------------------------------------------------------------
@@ -522,7 +509,7 @@ def criteria_table(x: _Inputs, crit: pl.DataFrame, total: dict, show_names: bool
         for r in sub.iter_rows(named=True):
             reason = r["reason"] or MISSING
             if r["contains_personal_names"] and not show_names:
-                reason = redact_names(reason, w["names_redacted"])
+                reason = privacy.redact_listed_names(reason, w["names_redacted"])
                 redacted.append(r["code"])
             rows.append([r["code"], r["name"], _cell(r, "max_points"), _cell(r, "self_assessed"), _cell(r, "appraised"),
                          _cell(r, "deduction"), pts(r["shortfall"]), reason])
@@ -623,7 +610,7 @@ def recommendation_blocks(x: _Inputs, show_names: bool) -> list[doc.Block]:
                      else w["score_part_unknown"])
             reason = r["reason"] or MISSING
             if r["contains_personal_names"] and not show_names:
-                reason = redact_names(reason, W()["par"]["names_redacted"])
+                reason = privacy.redact_listed_names(reason, W()["par"]["names_redacted"])
             short = shorten(reason, limit)
             short = short if short.endswith("…") else short.rstrip(".") + "."
             lines.append(w["criterion_item"].format(code=r["code"], name=r["name"], score_part=score, reason=short,
