@@ -66,7 +66,7 @@ def run(case: Case, tmp: Path) -> Result:
             finally:
                 _check_validation_files(target)
             flagged = set(outcome.warnings["expectation"])
-            return Result(outcome, _repairs(outcome.repairs), flagged, root=target)
+            return Result((outcome, target), _repairs(outcome.repairs), flagged, root=target)
         if case.kind == "names":
             what, name = target
             if what == "period":
@@ -89,7 +89,7 @@ def run(case: Case, tmp: Path) -> Result:
             outcomes = annual.validate(tables)
             for o in outcomes:
                 validation.raise_on_failure(o)
-            return Result(outcomes, list(repairs))
+            return Result(tables, list(repairs))
     raise ValueError(case.kind)
 
 

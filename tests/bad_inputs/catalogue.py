@@ -132,6 +132,26 @@ def same_counts(build: Callable[[Path], Path]) -> Callable[[pl.DataFrame], None]
     return check
 
 
+def period_counts(check_df: Callable[[pl.DataFrame], None]) -> Callable[[Any], None]:
+    """A check of the counts a month's stage wrote (data/processed/periods/<month>/counts.parquet)."""
+    def check(value: Any) -> None:
+        from chiso import periods
+
+        _, root = value
+        check_df(pl.read_parquet(periods.processed_dir(b.PERIOD, root) / "counts.parquet"))
+    return check
+
+
+def same_annual(table: str) -> Callable[[Any], None]:
+    """The repaired annual table reads as the clean transcription."""
+    def check(tables: Any) -> None:
+        from chiso import annual
+
+        got, want = getattr(tables, table), getattr(annual.load_tables("2024", b.ROOT), table)
+        require(got.equals(want), (got, want))
+    return check
+
+
 def same_dossiers(text: str) -> Callable[[pl.DataFrame], None]:
     def check(df: pl.DataFrame) -> None:
         from chiso import dossiers
@@ -382,7 +402,9 @@ CASES: list[Case] = [
     Case("period-repairs-reported", "period", "BOM, '6/2024' and '82,96%' in the month's template",
          period_root({"c": write("bieu_mau.csv", TEMPLATE.replace("2024-06,", "6/2024,").replace('"11,79",18', '"82,96%",100'),
                                  "utf-8-sig")}),
-         "repair", ("bom", "period_format", "percent")),
+         "repair", ("bom", "period_format", "percent"),
+         check=period_counts(all_of(GOOD, value_is("group_ckmb", "source_score", 82.96),
+                                    lambda df: require(df["period"].unique().to_list() == ["2024-06"])))),
     Case("period-empty-folder", "period", "the month's folder has no data file", period_root({}), "error",
          "period_folder", None),
     Case("period-zero-byte-file", "period", "a 0-byte file among the month's exports",
@@ -419,7 +441,8 @@ CASES: list[Case] = [
     Case("ann-duplicate", "annual", "a SIPAS criterion listed twice",
          b.annual_root(edit=lambda s: s + s.splitlines()[1] + "\n"), "error", "expect_compound_columns_to_be_unique"),
     Case("ann-percent-text", "annual", "'82,88%' as text in a SIPAS percentage",
-         b.annual_root(edit=lambda s: s.replace("82.88,80.03", '"82,88%",80.03', 1)), "repair", "percent"),
+         b.annual_root(edit=lambda s: s.replace("82.88,80.03", '"82,88%",80.03', 1)), "repair", "percent",
+         check=same_annual("sipas")),
     Case("ann-zero-bytes", "annual", "0-byte sipas_2024.csv", b.annual_root(raw_bytes=b""), "error", "empty_file"),
     Case("ann-missing-column", "annual", "column pct_2024 renamed",
          b.annual_root(edit=lambda s: s.replace("pct_2024", "pct_x", 1)), "error", "required_columns"),
