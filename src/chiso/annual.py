@@ -46,10 +46,9 @@ AUDIT_SCHEMA = {
     "difference": pl.Float64, "verdict": pl.String, "note": pl.String,
 }
 VERDICTS = ("ok", "rounding", "mismatch", "missing", "derived")
-SUITES = ("annual_sipas", "annual_par_summary", "annual_par_fields", "annual_par_criteria", "annual_par_history")
-# The raw files (keys of ``AnnualLayout.raw_files``) whose reading repairs are reported
-# with each suite in validation.json: the suite's own table and the tables it takes
-# parameters from or belongs with. Every transcription CSV is in exactly one.
+# Each suite (expectations/<suite>.json) → the raw files (keys of ``AnnualLayout.raw_files``)
+# whose reading repairs are reported with it in validation.json: the suite's own table and
+# the tables it takes parameters from or belongs with. Every transcription CSV is in exactly one.
 SUITE_FILES = {
     "annual_sipas": ("sipas", "sipas_summary", "sipas_wishes"),
     "annual_par_summary": ("par_summary",),
@@ -57,6 +56,7 @@ SUITE_FILES = {
     "annual_par_criteria": ("par_criteria", "par_criteria_total"),
     "annual_par_history": ("par_history",),
 }
+SUITES = tuple(SUITE_FILES)
 
 
 @lru_cache(maxsize=1)

@@ -261,9 +261,23 @@ def qd1187_comparison(folder: str | Path, overrides: dict[str, Any] | None = Non
     )
 
 
+def mismatches(comparison: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a ``qd1187_comparison`` whose published score the counts do not reproduce."""
+    return comparison.filter(pl.col("status") == STATUS_MISMATCH)
+
+
 def qd1187_discrepancies(folder: str | Path, overrides: dict[str, Any] | None = None) -> pl.DataFrame:
     """Only the published criterion scores (and totals) that the counts do not reproduce."""
-    return qd1187_comparison(folder, overrides).filter(pl.col("status") == STATUS_MISMATCH)
+    return mismatches(qd1187_comparison(folder, overrides))
+
+
+def write_qd1187(comparison: pl.DataFrame, out: str | Path) -> pl.DataFrame:
+    """``comparison.parquet`` and ``discrepancies.csv`` (the mismatches) in ``out``; returns the mismatches."""
+    out = Path(out)
+    write_parquet(comparison, out / "comparison.parquet")
+    disc = mismatches(comparison)
+    atomic_write_text(out / "discrepancies.csv", disc.write_csv())
+    return disc
 
 
 # ---------------------------------------------------------------------------
@@ -305,15 +319,13 @@ def national_portal_stage(capture: str, params_file: str | Path = "params.yaml",
 
 
 def qd1187_stage(report_id: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> pl.DataFrame:
-    """Recompute ``data/raw/qd1187/<report_id>`` and write comparison.parquet and discrepancies.csv."""
+    """Recompute ``data/raw/qd1187/<report_id>`` and write it (``write_qd1187``)."""
     from .params import load_params, methodology_overrides
 
     out = qd1187_dir(report_id, root)             # (checks the id first)
     overrides = methodology_overrides(load_params(Path(root) / params_file), "qd1187-2019")
     comparison = qd1187_comparison(Path(root) / "data" / "raw" / "qd1187" / report_id, overrides)
-    write_parquet(comparison, out / "comparison.parquet")
-    atomic_write_text(out / "discrepancies.csv",
-                      comparison.filter(pl.col("status") == STATUS_MISMATCH).write_csv())
+    write_qd1187(comparison, out)
     return comparison
 
 
@@ -340,9 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(args.folder)
             out = Path(args.out) if args.out else Path("data/processed/qd1187") / folder.name
             table = qd1187_comparison(folder)
-            write_parquet(table, out / "comparison.parquet")
+            disc = write_qd1187(table, out)
             atomic_write_text(out / "comparison.csv", table.write_csv())
-            disc = table.filter(pl.col("status") == STATUS_MISMATCH)
             print(f"{disc.height} chỗ lệch giữa điểm tính lại và điểm công bố; đã ghi {out / 'comparison.csv'}")
             print(disc.select("level", "unit", "indicator", "published", "recomputed_rounded", "reason"))
     return 0

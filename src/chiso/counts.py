@@ -21,8 +21,8 @@ the source gives no counts for it), ``not available`` (no counts, no score).
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import polars as pl

@@ -873,7 +873,7 @@ LANE_BITS = 21
 LANES = 3
 
 
-def _flag_words(flags: dict[str, pl.Expr], lane_bits: int) -> tuple[list[pl.Expr], dict[str, tuple[str, int]]]:
+def _flag_words(flags: dict[str, pl.Expr]) -> tuple[list[pl.Expr], dict[str, tuple[str, int]]]:
     """Packed word expressions and, per flag, (word column, lane). A null flag counts 0."""
     names = list(flags)
     zero = pl.lit(0, dtype=pl.UInt64)
@@ -881,7 +881,7 @@ def _flag_words(flags: dict[str, pl.Expr], lane_bits: int) -> tuple[list[pl.Expr
     for w in range(0, len(names), LANES):
         expr = None
         for lane, name in enumerate(names[w:w + LANES]):
-            term = pl.when(flags[name]).then(pl.lit(1 << (lane_bits * lane), dtype=pl.UInt64)).otherwise(zero)
+            term = pl.when(flags[name]).then(pl.lit(1 << (LANE_BITS * lane), dtype=pl.UInt64)).otherwise(zero)
             expr = term if expr is None else expr + term
             where[name] = (f"_w{w // LANES}", lane)
         words.append(expr.alias(f"_w{w // LANES}"))
@@ -899,7 +899,6 @@ def _grouped(lf: pl.LazyFrame, periods: list[Period], flags: dict[str, pl.Expr],
     finished × due period bucket (``rp``, ``fp``, ``dp``: 0 before the periods, 1..n,
     n + 1 after; an unfinished dossier has ``fp`` = n + 1, one without due date
     ``dp`` = its ``fp``)."""
-    lane_bits = LANE_BITS
     schema = lf.collect_schema()
     lut, base = _period_lut(periods)
     size = len(lut)
@@ -928,19 +927,19 @@ def _grouped(lf: pl.LazyFrame, periods: list[Period], flags: dict[str, pl.Expr],
 
     def run(lanes: bool) -> pl.DataFrame:
         if lanes:
-            words, where = _flag_words(flags, lane_bits)
+            words, where = _flag_words(flags)
             pre = lf.select(*keys, *words, *[pl.col(c) for c in ("unit_name", "unit_group") if names and c in schema])
             g = pre.group_by(key_names).agg(pl.len().alias("n"), *[pl.col(w.meta.output_name()).sum() for w in words],
                                             *names).collect(engine=engine)
             return g.with_columns(
-                ((pl.col(w) // (1 << (lane_bits * lane))) % (1 << lane_bits)).cast(pl.UInt32).alias(name)
+                ((pl.col(w) // (1 << (LANE_BITS * lane))) % (1 << LANE_BITS)).cast(pl.UInt32).alias(name)
                 for name, (w, lane) in where.items()
             ).drop(w.meta.output_name() for w in words)
         return lf.group_by(keys).agg(pl.len().alias("n"), *[f.sum().alias(k) for k, f in flags.items()],
                                      *names).collect(engine=engine)
 
     g = run(lanes=bool(flags))
-    if flags and g.height and g["n"].max() >= (1 << lane_bits):
+    if flags and g.height and g["n"].max() >= (1 << LANE_BITS):
         g = run(lanes=False)
     if is_enum:       # unit codes stay small integers (Enum) until the final table
         codes = pl.Series("unit_code", unit.categories, dtype=unit)

@@ -288,9 +288,8 @@ def reproduction_report(source: str | Path | dict[str, Any] | pl.DataFrame, meth
     indicator points under ``meth`` when the caller has them already.
     """
     meth = meth or _methodology.load("qd766-2022")
-    if points is None:
-        points = indicator_points(source if isinstance(source, pl.DataFrame) else read_portal(source), meth)
-    pts = points
+    pts = points if points is not None else indicator_points(
+        source if isinstance(source, pl.DataFrame) else read_portal(source), meth)
     # The portal prints no score (null) for a scored metric at 0/0 and counts it 0 in
     # the group: compare with 0 there, and say how many such units there were.
     printed = pl.col("source_score").is_not_null().any().over("indicator")

@@ -33,10 +33,10 @@ import csv
 import io
 import re
 import unicodedata
-from typing import Any
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -824,7 +824,7 @@ def read_table(path: str | Path, known: Collection[str], text: str | None = None
         record(Repair(file, "empty_rows", f"Bỏ {n} dòng trống.", f"{n} empty rows dropped.",
                       rows=tuple(dropped[:EXAMPLES]), n=n))
     return SniffedTable(file=file, header=names, rows=rows_out, lines=lines,
-                        header_line=numbers[header.index + header.n_rows - 1], )
+                        header_line=numbers[header.index + header.n_rows - 1])
 
 
 # ---------------------------------------------------------------------------
@@ -875,7 +875,8 @@ def normalize_period(text: str | None) -> str | None:
 
 
 __all__ = [
-    "MAX_CELL_CHARS", "REPAIR_SCHEMA", "cell_too_long", "Repair", "SniffedTable", "collect_repairs", "decode", "decode_tcvn3",
-    "decode_vni", "detect_delimiter", "encode_legacy", "find_header", "norm_header", "normalize_period", "parse_csv",
-    "read_table", "read_text", "read_xlsx_rows", "record", "repairs_frame", "vietnamese_score",
+    "MAX_CELL_CHARS", "REPAIR_SCHEMA", "Repair", "SniffedTable", "cell_too_long", "collect_repairs", "decode",
+    "decode_tcvn3", "decode_vni", "detect_delimiter", "encode_legacy", "find_header", "norm_header", "normalize_period",
+    "parse_csv", "parse_numbers", "raise_number_problem", "read_table", "read_text", "read_xlsx_rows", "record",
+    "record_number_repairs", "repairs_frame", "short", "vi_number", "vietnamese_score",
 ]

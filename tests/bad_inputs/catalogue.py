@@ -87,21 +87,64 @@ def _read_clean(build: Callable[[Path], Path], read: Callable[[Path], Any]) -> A
         return read(build(Path(tmp)))
 
 
+def same_as_clean(build: Callable[[Path], Path], read: Callable[[Path], Any],
+                  view: Callable[[Any], pl.DataFrame] = lambda x: x,
+                  view_result: Callable[[Any], pl.DataFrame] | None = None) -> Callable[[Any], None]:
+    """The repaired input reads as the clean input of ``build`` does: ``view`` of what
+    ``read`` gives is equal for both (``view_result``: how to take it from the case's
+    result, when that holds more than the reader's value)."""
+    def check(result: Any) -> None:
+        got, want = (view_result or view)(result), view(_read_clean(build, read))
+        require(got.equals(want), (got, want))
+    return check
+
+
+def _read_published(path: Path) -> Any:
+    from chiso import published as _published
+    from chiso.methodology import load
+
+    return _published.read_published(path, load("qd459-2023"))
+
+
 def _published_values(table: Any) -> pl.DataFrame:
     """The values read from a published table (not where they were in the file)."""
     return table.wide.select(c for c in table.wide.columns if "__" not in c)
 
 
+def _read_counts(path: Path) -> pl.DataFrame:
+    from chiso import counts
+
+    return counts.read_counts(path).drop("source_file", strict=False)
+
+
+def _read_dossiers(path: Path) -> pl.DataFrame:
+    from chiso import dossiers
+
+    return dossiers.read_dossiers(path)
+
+
+def _read_annual(root: Path) -> Any:
+    from chiso import annual
+
+    return annual.load_tables("2024", root)
+
+
 def same_published(table_id: str = "dienbiendong_2024-06") -> Callable[[Any], None]:
     """The repaired table reads as the clean one, unit by unit, cell by cell."""
-    def check(result: Any) -> None:
-        from chiso import published as _published
-        from chiso.methodology import load
+    return same_as_clean(published(table_id), _read_published, _published_values, lambda r: _published_values(r[0]))
 
-        clean = _read_clean(published(table_id), lambda f: _published.read_published(f, load("qd459-2023")))
-        got, want = _published_values(result[0]), _published_values(clean)
-        require(got.equals(want), (got, want))
-    return check
+
+def same_counts(build: Callable[[Path], Path]) -> Callable[[Any], None]:
+    return same_as_clean(build, _read_counts, view_result=lambda df: df.drop("source_file", strict=False))
+
+
+def same_dossiers(text: str) -> Callable[[Any], None]:
+    return same_as_clean(write("d.csv", text), _read_dossiers)
+
+
+def same_annual(table: str) -> Callable[[Any], None]:
+    """The repaired annual table reads as the clean transcription."""
+    return same_as_clean(b.annual_root(), _read_annual, lambda t: getattr(t, table))
 
 
 def published_cell(unit: str, column: str, value: float | None) -> Callable[[Any], None]:
@@ -122,16 +165,6 @@ def raw_read_as(raw: str, value: float) -> Callable[[Any], None]:
     return check
 
 
-def same_counts(build: Callable[[Path], Path]) -> Callable[[pl.DataFrame], None]:
-    """The repaired counts read as those of the clean input."""
-    def check(df: pl.DataFrame) -> None:
-        from chiso import counts
-
-        want = _read_clean(build, counts.read_counts)
-        require(df.drop("source_file", strict=False).equals(want.drop("source_file", strict=False)), (df, want))
-    return check
-
-
 def period_counts(check_df: Callable[[pl.DataFrame], None]) -> Callable[[Any], None]:
     """A check of the counts a month's stage wrote (data/processed/periods/<month>/counts.parquet)."""
     def check(value: Any) -> None:
@@ -142,23 +175,6 @@ def period_counts(check_df: Callable[[pl.DataFrame], None]) -> Callable[[Any], N
     return check
 
 
-def same_annual(table: str) -> Callable[[Any], None]:
-    """The repaired annual table reads as the clean transcription."""
-    def check(tables: Any) -> None:
-        from chiso import annual
-
-        got, want = getattr(tables, table), getattr(annual.load_tables("2024", b.ROOT), table)
-        require(got.equals(want), (got, want))
-    return check
-
-
-def same_dossiers(text: str) -> Callable[[pl.DataFrame], None]:
-    def check(df: pl.DataFrame) -> None:
-        from chiso import dossiers
-
-        want = _read_clean(write("d.csv", text), dossiers.read_dossiers)
-        require(df.equals(want), (df, want))
-    return check
 XLSX = b.xlsx_bytes
 T = b.template_rows
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import polars as pl
 
-from .. import annual, charts, doc, privacy
+from .. import annual, charts, doc, privacy, sniff
 from ..io import sha256
 from ..lineage import code_version, file_entries, generation_iso, generation_time
 from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units, round_half_up
 from ..params import load_params
+from .validation import repair_blocks
 
 MISSING = "…"
 DERIVED = " (s)"
@@ -673,14 +674,7 @@ def audit_blocks(x: _Inputs) -> list[doc.Block]:
         inner.append(doc.Bullets([w["validation_item"].format(
             rule=r["rule_vi"], suite=s, units=", ".join(_unit_label(u) for u in r["units"]) or "toàn bảng")
             for s, r in warns]))
-    repairs = [r for s in v for r in s.get("repairs", [])]
-    if not repairs:
-        inner.append(doc.Paragraph(w["repairs_none"]))
-    else:
-        inner.append(doc.Paragraph(w["repairs"].format(n=fmt_units(len(repairs)))))
-        inner.append(doc.Bullets([w["repair_item"].format(message=r["message_vi"].rstrip("."), where=", ".join(
-            [f"tệp {Path(r['file']).name}", *([f"cột {r['column']}"] if r.get("column") else []),
-             *([f"dòng {', '.join(str(n) for n in r['rows'])}"] if r.get("rows") else [])])) for r in repairs]))
+    inner.extend(repair_blocks(sniff.repairs_frame(r for s in v for r in s.get("repairs", []))))
     number = x.meta["document"]["report_number"]
     return [doc.Section([doc.Heading(w["heading"], 1),
                          doc.Callout(w["callout_title"].format(number=number), inner, kind="audit")], landscape=True)]

@@ -151,7 +151,7 @@ def qd1187_blocks(report_id: str, params_file: str | Path = "params.yaml", root:
     meth = load_methodology("qd1187-2019", params)
     out = compare.qd1187_dir(report_id, root)
     comp = pl.read_parquet(out / "comparison.parquet")
-    wrong = comp.filter(pl.col("status") == compare.STATUS_MISMATCH)
+    wrong = compare.mismatches(comp)
     other = comp.filter(~pl.col("status").is_in([compare.STATUS_MATCH, compare.STATUS_MISMATCH]))
     units = comp.filter(pl.col("level") == "đơn vị")["unit"].n_unique()
     checked = comp.height
