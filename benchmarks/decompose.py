@@ -5,9 +5,9 @@
 
 Each step adds work to the one before, on the same file, warm, best of ``--repeat``:
 
-1. the floor of ``run.py``: read the 12 columns the aggregation needs and sum each;
+1. the floor of ``run.py``: read the 12 columns the aggregation needs (nothing else);
 2. read only the 5 columns the grouping key is made of (unit, received, due and
-   finished dates, supplement waiting days) and sum each;
+   finished dates, supplement waiting days);
 3. the grouping pass with no counter: the key (unit × received × finished × due
    period) and the row count of each group (``chiso.dossiers._grouped`` with no flag);
 4. the grouping pass as ``aggregate`` runs it: the same with the 12 yes/no counters;
@@ -42,11 +42,9 @@ def best(fn, repeat: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import polars as pl
-
     from chiso import dossiers
     from chiso.numbers import fmt_num
-    from engines import COLUMNS, month_index, month_label, run_scan
+    from engines import COLUMNS, month_index, month_label, read_columns, run_scan
     from run import ensure_data
 
     p = argparse.ArgumentParser(description="Thời gian từng bước của phép tổng hợp hồ sơ (một tiến trình, đã nạp sẵn).")
@@ -64,14 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     due, flags = dossiers._dossier_inputs(set(lf.collect_schema().names()), aliases)
     assert sorted(KEY_COLUMNS) == sorted(c for c in COLUMNS if c in KEY_COLUMNS)
 
-    def key_scan():
-        return pl.scan_parquet(data).select(
-            (pl.col(c).to_physical() if c == "unit_code" else pl.col(c).cast(pl.Int32)).sum() for c in KEY_COLUMNS
-        ).collect(engine="streaming")
-
     steps = [
         ("1. quét trần 12 cột (mốc so sánh)", lambda: run_scan(str(data), str(units), args.first, args.last)),
-        ("2. quét 5 cột làm khóa nhóm", key_scan),
+        ("2. quét 5 cột làm khóa nhóm", lambda: read_columns(str(data), KEY_COLUMNS)),
         ("3. gom nhóm, chỉ đếm hồ sơ", lambda: dossiers._grouped(lf, seq, {}, due=due, with_names=False,
                                                                  engine="streaming")),
         ("4. gom nhóm với 12 bộ đếm", lambda: dossiers._grouped(lf, seq, flags, due=due, with_names=False,

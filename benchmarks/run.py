@@ -8,8 +8,8 @@
 For each size: generates the synthetic national dossiers if missing
 (``data/bench/dossiers_<size>.parquet``, ``chiso.synth_dossiers``, 3.400 synthetic units,
 one year), then runs every engine in its own process (``benchmarks/engines.py``):
-our polars aggregation, pandas, DuckDB SQL and the floor (a bare polars scan of the
-needed columns). Engines run in rounds (one fresh process per engine and round), so
+our polars aggregation, pandas, DuckDB SQL and the floor (polars reading the needed
+columns, nothing else). Engines run in rounds (one fresh process per engine and round), so
 that other work on the shared machine slows them alike. Reports the best wall time
 of the rounds, rows/s, CPU time and the peak memory of the process (RSS high-water
 mark from ``wait4``, highest of the rounds), checks that pandas and DuckDB give
