@@ -33,12 +33,10 @@ QUOTED = {
 
 
 def _module(name: str):
+    """A script of benchmarks/ as a module (they import each other by name)."""
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="module")

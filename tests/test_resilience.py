@@ -198,7 +198,7 @@ WRITE_ALLOWED = {
     "render/pdf.py": "inside a TemporaryDirectory, then chiso.io.atomic_write_bytes",
     "synth.py": "a whole month written in a temporary folder, then moved (os.replace)",
     "whatif.py": "`--out` of a CLI comparison (not a pipeline output)",
-    "dossiers.py": "writes through chiso.io (_atomic, atomic_write_text)",
+    "dossiers.py": "writes through chiso.io (atomic_write, atomic_write_text)",
 }
 WRITE_CALL = re.compile(r"\.write_(?:csv|parquet|json|text|bytes|excel|ipc)\((?!\))|open\([^)]*['\"][wax]b?['\"]"
                         r"|\.savefig\([^)]*(?<!buf)[,)]|json\.dump\(")

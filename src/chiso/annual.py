@@ -147,7 +147,7 @@ def _read_csv(path: Path, numeric: list[str], keep_decimals: bool = False, text:
     df = sniff.parse_numbers(df, numeric)
     sniff.raise_number_problem(df, numeric, file, row=LINE)
     sniff.record_number_repairs(df, numeric, file, row=LINE)
-    return df.drop(LINE, *[f"{c}__{k}" for c in numeric for k in ("raw", "repair", "problem", "sep")])
+    return sniff.drop_number_helpers(df, numeric).drop(LINE)
 
 
 def _rename_years(df: pl.DataFrame, year: str, prev: str) -> pl.DataFrame:

@@ -743,7 +743,7 @@ def ingest(source: Any, out: str | Path, *, table: str = "dossiers", aliases: Al
     """
     import pyarrow.parquet as pq
 
-    from .io import _atomic
+    from .io import atomic_write
 
     aliases = aliases or load_aliases()
     src = _open(source, table, aliases, progress=progress)
@@ -788,7 +788,7 @@ def ingest(source: Any, out: str | Path, *, table: str = "dossiers", aliases: Al
             if bar is not None:
                 bar.close()
 
-    return _atomic(out, write)
+    return atomic_write(out, write)
 
 
 # ---------------------------------------------------------------------------

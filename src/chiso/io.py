@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 
-def _atomic(path: str | Path, write) -> Path:
+def atomic_write(path: str | Path, write) -> Path:
     """``write(tmp)`` to a temporary file next to ``path``, flushed to disk, readable by
     all (mkstemp creates 0600), then renamed over ``path``: a reader never sees half a file."""
     path = Path(path)
@@ -30,16 +30,16 @@ def _atomic(path: str | Path, write) -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    return _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def write_parquet(df: pl.DataFrame, path: str | Path) -> Path:
     """Parquet written atomically and byte-for-byte reproducibly (no statistics timestamps)."""
-    return _atomic(path, lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=False))
+    return atomic_write(path, lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=False))
 
 
 def sha256(path: str | Path) -> str:

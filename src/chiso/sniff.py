@@ -127,17 +127,25 @@ def vi_number(x: float) -> str:
     return f"{x:.10g}".replace(".", ",")
 
 
+NUMBER_HELPERS = ("raw", "repair", "problem", "sep")   # what ``parse_numbers`` adds beside a column
+
+
 def parse_numbers(df: pl.DataFrame, columns: Iterable[str], counts: Collection[str] = ()) -> pl.DataFrame:
     """Text columns of numbers → Float64 values (``chiso.numbers.number_exprs``), with,
-    beside each column ``c``: ``c__raw`` (the cell as written), ``c__repair``,
-    ``c__problem`` and ``c__sep``. ``counts``: the columns that hold counts (there
-    "1.234" has a thousands dot)."""
+    beside each column ``c`` (``NUMBER_HELPERS``): ``c__raw`` (the cell as written),
+    ``c__repair``, ``c__problem`` and ``c__sep``. ``counts``: the columns that hold
+    counts (there "1.234" has a thousands dot)."""
     exprs = []
     for c in columns:
         value, repair, problem, sep = number_exprs(c, counts=c in counts)
-        exprs += [pl.col(c).alias(f"{c}__raw"), value.alias(c), repair.alias(f"{c}__repair"),
-                  problem.alias(f"{c}__problem"), sep.alias(f"{c}__sep")]
+        exprs += [value.alias(c), *(e.alias(f"{c}__{k}") for e, k in
+                                    zip((pl.col(c), repair, problem, sep), NUMBER_HELPERS, strict=True))]
     return df.with_columns(exprs)
+
+
+def drop_number_helpers(df: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    """``df`` without the helper columns ``parse_numbers`` added beside ``columns``."""
+    return df.drop(f"{c}__{k}" for c in columns for k in NUMBER_HELPERS)
 
 
 def raise_number_problem(df: pl.DataFrame, columns: Iterable[str], file: str, *, row: str = "row",
@@ -729,17 +737,19 @@ def read_table(path: str | Path, known: Collection[str], text: str | None = None
     """
     path = Path(path)
     file = str(path)
+    fmt = "csv"         # given text was decoded, and its repairs recorded, by the caller
     if text is None:
         with path.open("rb") as fh:
             magic = fh.read(4)
         if not magic:
             raise _empty(file, zero=True)
-    if text is None and is_xlsx(magic):      # openpyxl reads the workbook itself
-        rows = read_xlsx_rows(path, file)
-        fmt = "xlsx"
-    else:
-        if text is None:  # (given text was decoded, and its repairs recorded, by the caller)
+        if is_xlsx(magic):
+            fmt = "xlsx"
+        else:
             text, _ = decode(path.read_bytes(), file)
+    if fmt == "xlsx":   # openpyxl reads the workbook itself
+        rows = read_xlsx_rows(path, file)
+    else:
         delim = detect_delimiter(text)
         if delim != ",":
             record(Repair(file, "delimiter",
@@ -747,7 +757,6 @@ def read_table(path: str | Path, known: Collection[str], text: str | None = None
                           "đã đọc theo dấu phân cách này.",
                           f"Columns separated by {delim!r}, not ','.", before=delim, after=","))
         rows = parse_csv(text, delim, file)
-        fmt = "csv"
     # drop empty rows (blank lines, rows of empty cells)
     keep = [i for i, r in enumerate(rows.cells) if any(c.strip() for c in r)]
     if not keep:
@@ -875,8 +884,8 @@ def normalize_period(text: str | None) -> str | None:
 
 
 __all__ = [
-    "MAX_CELL_CHARS", "REPAIR_SCHEMA", "Repair", "SniffedTable", "cell_too_long", "collect_repairs", "decode",
-    "decode_tcvn3", "decode_vni", "detect_delimiter", "encode_legacy", "find_header", "norm_header", "normalize_period",
-    "parse_csv", "parse_numbers", "raise_number_problem", "read_table", "read_text", "read_xlsx_rows", "record",
-    "record_number_repairs", "repairs_frame", "short", "vi_number", "vietnamese_score",
+    "MAX_CELL_CHARS", "NUMBER_HELPERS", "REPAIR_SCHEMA", "Repair", "SniffedTable", "cell_too_long", "collect_repairs",
+    "decode", "decode_tcvn3", "decode_vni", "detect_delimiter", "drop_number_helpers", "encode_legacy", "find_header",
+    "norm_header", "normalize_period", "parse_csv", "parse_numbers", "raise_number_problem", "read_table", "read_text",
+    "read_xlsx_rows", "record", "record_number_repairs", "repairs_frame", "short", "vi_number", "vietnamese_score",
 ]

@@ -164,7 +164,8 @@ TEMPLATE_HEADER = ["Kỳ", "Mã đơn vị", "Tên đơn vị", "Nhóm đơn v�
 # ---------------------------------------------------------------------------
 # Periods and randomness
 # ---------------------------------------------------------------------------
-def _rng(seed: int, *stream: int) -> np.random.Generator:
+def seeded_rng(seed: int, *stream: int) -> np.random.Generator:
+    """An independent random stream per (seed, stream numbers): the same draws on every run."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), *stream])))
 
 
@@ -210,7 +211,7 @@ def unit_traits(registry: pl.DataFrame, crosswalk: pl.DataFrame, seed: int = DEF
     """Per registry unit: expected monthly volume (``base``, an average 2024 month) and
     the latent quality traits of the generator. New communes inherit the
     dossier-weighted traits of their predecessors."""
-    rng = _rng(seed, 1)
+    rng = seeded_rng(seed, 1)
     n = registry.height
     codes = registry["unit_code"].to_numpy()
     level = registry["level"].to_numpy()
@@ -305,7 +306,7 @@ def department_uplift(traits: pl.DataFrame, registry: pl.DataFrame) -> float:
 def simulate_month(period: str, registry: pl.DataFrame, traits: pl.DataFrame, seed: int = DEFAULT_SEED) -> pl.DataFrame:
     """The month's counts, one row per unit in force (wide), from (seed, period) only."""
     y, m = map(int, period.split("-"))
-    rng = _rng(seed, 2, y, m)
+    rng = seeded_rng(seed, 2, y, m)
     units = units_valid_on(registry, _last_day(period)).select("unit_code", "unit_name", "level", "unit_group")
     t = traits.join(units, on="unit_code", how="inner", maintain_order="right")
     n = t.height

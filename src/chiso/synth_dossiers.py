@@ -35,8 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .dossiers import CHANNELS
-from .io import _atomic
-from .synth import _rng
+from .io import atomic_write
+from .synth import seeded_rng
 
 N_PROVINCES = 34
 AGENCIES_PER_PROVINCE = 12
@@ -59,7 +59,7 @@ def synthetic_units(seed: int = DEFAULT_SEED) -> pl.DataFrame:
     parameters (``weight`` = share of national dossiers, ``online_share``,
     ``late_rate``, ``pay_online_share``, ``digitised_rate``, ``e_result_rate``).
     """
-    rng = _rng(seed, 0)
+    rng = seeded_rng(seed, 0)
     n_communes = N_UNITS - N_PROVINCES * AGENCIES_PER_PROVINCE
     # communes per province: uneven (40 to 160), adding up exactly
     share = rng.gamma(4.0, 1.0, N_PROVINCES)
@@ -104,14 +104,14 @@ def _day_counts(rows: int, year: int, seed: int) -> tuple[int, np.ndarray]:
     n_days = (dt.date(year + 1, 1, 1) - start).days
     weekday = (np.arange(n_days) + start.weekday()) % 7
     w = np.select([weekday == 5, weekday == 6], [0.15, 0.05], 1.0)
-    counts = _rng(seed, 1).multinomial(rows, w / w.sum())
+    counts = seeded_rng(seed, 1).multinomial(rows, w / w.sum())
     epoch = (start - dt.date(1970, 1, 1)).days
     return epoch, np.cumsum(counts)
 
 
 def _chunk(start: int, stop: int, units: pl.DataFrame, epoch: int, cum: np.ndarray,
            export_day: int, seed: int, chunk_no: int) -> pa.Table:
-    rng = _rng(seed, 2, chunk_no)
+    rng = seeded_rng(seed, 2, chunk_no)
     n = stop - start
     u = units
     unit = rng.choice(u.height, size=n, p=u["weight"].to_numpy()).astype(np.uint32)
@@ -216,7 +216,7 @@ def generate(rows: int, path: str | Path, *, seed: int = DEFAULT_SEED, year: int
                 writer.close()
 
     try:
-        _atomic(path, write)
+        atomic_write(path, write)
     finally:
         if bar is not None:
             bar.close()

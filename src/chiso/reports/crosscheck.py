@@ -13,11 +13,12 @@ from pathlib import Path
 import polars as pl
 
 from .. import charts, compare, doc
-from ..portal import REASONS, REPRODUCTION_TOLERANCE
 from ..io import sha256
 from ..lineage import code_version, generation_iso, generation_time
 from ..numbers import fmt_count, fmt_num, fmt_signed, fmt_units
 from ..params import load_methodology, load_params
+from ..portal import REASONS, REPRODUCTION_TOLERANCE
+
 
 def _pct(part: int, whole: int) -> str:
     return fmt_num(100 * part / whole, 1) + " %" if whole else "-"
