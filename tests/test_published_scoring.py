@@ -108,5 +108,6 @@ def test_vietnamese_number_formats():
     assert fmt_num(23.305, 2) == "23,31"  # half up, like the published tables
     assert fmt_units(6) == "06"
     assert fmt_signed(2.86) == "+2,86" and fmt_signed(-0.3) == "-0,30"
+    assert fmt_signed(None) == "-" and fmt_signed(float("nan")) == "-" and fmt_signed(-0.004) == "0,00"
     assert fmt_num(None) == "-"
     assert round_half_up(69.335, 2) == 69.34

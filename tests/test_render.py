@@ -471,3 +471,113 @@ def test_pdf_text_after_a_figure_fills_the_page_the_figure_did_not_fit_on():
     where = {key: [i for i, p in enumerate(pages) if key in p.extract_text()] for key in ("Nửa trang", "Đoạn sau hình")}
     assert where["Nửa trang"] == [1], where           # the figure did not fit on page 1
     assert where["Đoạn sau hình"] == [0], where       # the text after it stays on page 1
+
+
+# ----------------------------------------------------------------------------------
+# The Quarto path, with a stand-in `quarto` on PATH (the real binary is not installed
+# here; test_render_notebook_quarto runs where it is)
+FAKE_QUARTO = '''#!{python}
+"""Stand-in for quarto: logs its call, then writes what `quarto render --to FMT` would."""
+import json, os, pathlib, sys
+here = pathlib.Path.cwd()
+with open({log!r}, "a", encoding="utf-8") as fh:
+    fh.write(json.dumps({{"argv": sys.argv[1:], "files": sorted(p.name for p in here.iterdir())}}) + "\\n")
+fmt = sys.argv[sys.argv.index("--to") + 1]
+if os.environ.get("FAKE_QUARTO_FAIL") == fmt:
+    print("Rendering " + fmt)
+    print("ERROR: font DejaVu Serif not found")
+    sys.exit(1)
+if os.environ.get("FAKE_QUARTO_SILENT") == fmt:
+    sys.exit(0)
+qmd = (here / "report.qmd").read_text(encoding="utf-8")
+if fmt == "html":
+    (here / "report.html").write_text("<!-- fake quarto -->" + qmd, encoding="utf-8")
+else:
+    (here / "report.pdf").write_bytes(b"%PDF-1.7 fake quarto " + qmd.encode("utf-8"))
+'''
+
+
+@pytest.fixture
+def fake_quarto(tmp_path, monkeypatch):
+    """A `quarto` on PATH that logs each call; returns the log's path."""
+    import os
+    import stat
+    import sys
+
+    bin_dir, log = tmp_path / "bin", tmp_path / "quarto-calls.jsonl"
+    bin_dir.mkdir()
+    exe = bin_dir / "quarto"
+    exe.write_text(FAKE_QUARTO.format(python=sys.executable, log=str(log)), encoding="utf-8")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("FAKE_QUARTO_FAIL", raising=False)
+    monkeypatch.delenv("FAKE_QUARTO_SILENT", raising=False)
+    return log
+
+
+def _calls(log) -> list[dict]:
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+
+
+def test_auto_engine_renders_with_quarto_when_it_is_on_path(tmp_path, fake_quarto):
+    nb = tmp_path / "report.ipynb"
+    make_notebook(nb, [meta()] + all_blocks())
+    out = tmp_path / "out"
+    out.mkdir()
+    html_path, pdf_path = out / "r.html", out / "r.pdf"
+    assert render_notebook(nb, html_path, pdf_path) == "quarto"
+    calls = _calls(fake_quarto)
+    assert [c["argv"] for c in calls] == [["render", "report.qmd", "--to", "html"],
+                                          ["render", "report.qmd", "--to", "typst"]]
+    assert calls[0]["files"] == ["fig-001.svg", "report.qmd"]      # the figure beside the source
+    html = html_path.read_text(encoding="utf-8")
+    assert html.startswith("<!-- fake quarto -->") and "Tìa Đình" in html and "](fig-001.svg)" in html
+    assert pdf_path.read_bytes().startswith(b"%PDF-1.7 fake quarto")
+    assert sorted(p.name for p in out.iterdir()) == ["r.html", "r.pdf"]     # no temporary file left
+
+
+def test_quarto_failure_is_reported_in_vietnamese_and_leaves_old_reports(tmp_path, fake_quarto, monkeypatch):
+    from chiso.errors import RenderError
+
+    nb = tmp_path / "report.ipynb"
+    make_notebook(nb, [meta()] + all_blocks())
+    html_path, pdf_path = tmp_path / "r.html", tmp_path / "r.pdf"
+    html_path.write_text("old")
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "typst")
+    with pytest.raises(RenderError) as err:
+        render_notebook(nb, html_path, pdf_path, engine="quarto")
+    assert "Quarto không kết xuất được báo cáo dạng typst (mã lỗi 1)" in err.value.message_vi
+    assert "ERROR: font DejaVu Serif not found" in err.value.message_vi      # Quarto's own words quoted
+    assert html_path.read_text() == "old" and not pdf_path.exists()        # nothing half-written
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "")
+    monkeypatch.setenv("FAKE_QUARTO_SILENT", "html")
+    with pytest.raises(RenderError, match="không tạo ra tệp report.html"):
+        render_notebook(nb, html_path, pdf_path, engine="quarto")
+
+
+def test_auto_engine_falls_back_to_builtin_when_quarto_fails(tmp_path, fake_quarto, monkeypatch):
+    nb = tmp_path / "report.ipynb"
+    make_notebook(nb, [meta()] + all_blocks())
+    html_path, pdf_path = tmp_path / "r.html", tmp_path / "r.pdf"
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "html")
+    with pytest.warns(UserWarning, match="Dùng bộ kết xuất có sẵn thay cho Quarto"):
+        assert render_notebook(nb, html_path, pdf_path, engine="auto") == "builtin"
+    assert len(_calls(fake_quarto)) == 1
+    assert html_path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert pdf_path.read_bytes().startswith(b"%PDF-")
+    # the builtin engine never calls quarto, even when it is on PATH
+    assert render_notebook(nb, html_path, pdf_path, engine="builtin") == "builtin"
+    assert len(_calls(fake_quarto)) == 1
+
+
+def test_cli_render_without_quarto_says_so_in_vietnamese(tmp_path, monkeypatch, capsys):
+    from chiso.cli import main
+
+    nb = tmp_path / "report.ipynb"
+    make_notebook(nb, [meta()] + all_blocks())
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code = main(["render", str(nb), "--html", str(tmp_path / "r.html"), "--pdf", str(tmp_path / "r.pdf"),
+                 "--engine", "quarto"])
+    assert code == 2
+    assert "Lỗi: Không tìm thấy chương trình quarto trên PATH" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import InputError
+from .errors import InputError, RenderError
 from .methodology import MethodologyError
 
 
@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (InputError, MethodologyError) as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    except RenderError as exc:
+        print(f"Lỗi: {exc.message_vi}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"Lỗi: không tìm thấy tệp {exc.filename}", file=sys.stderr)

@@ -23,3 +23,12 @@ class InputError(ValueError):
             where.append(f"cột {column}")
         prefix = (", ".join(where) + ": ") if where else ""
         super().__init__(f"{prefix}{message_vi}\n[{rule or 'input'}] {message_en}")
+
+
+class RenderError(RuntimeError):
+    """A report could not be rendered (the Quarto path); Vietnamese first, English second."""
+
+    def __init__(self, message_vi: str, message_en: str):
+        self.message_vi = message_vi
+        self.message_en = message_en
+        super().__init__(f"{message_vi}\n[render] {message_en}")

@@ -171,8 +171,10 @@ def fmt_units(n: int) -> str:
     return f"{int(n):02d}"
 
 
-def fmt_signed(x: float, decimals: int = 2) -> str:
-    """+2,86 / -0,30 / 0,00 for changes."""
+def fmt_signed(x: float | None, decimals: int = 2) -> str:
+    """+2,86 / -0,30 / 0,00 for changes; None → "-" (as ``fmt_num``)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
     text = fmt_num(abs(x), decimals)
     if round_half_up(x, decimals) > 0:
         return "+" + text

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 from chiso.doc import MIME_TYPE, Block, DocumentMeta, block_from_dict
+from chiso.errors import RenderError
 from chiso.render.html import to_html, write_html
 from chiso.render.pdf import pdf_bytes, to_pdf
 
@@ -101,14 +103,7 @@ def render_documents(nb_path: str | os.PathLike[str], html_path: str | os.PathLi
     docs = documents_from_notebook(nb_path)
     written = []
     meta, blocks = docs[0]
-    use_quarto = engine == "quarto" or (engine == "auto" and shutil.which("quarto"))
-    if use_quarto and len(docs) == 1:
-        from chiso.render.quarto import render_with_quarto
-
-        render_with_quarto(meta, blocks, Path(html_path), Path(pdf_path))
-    else:
-        write_html(meta, blocks, html_path)
-        to_pdf(meta, blocks, pdf_path)
+    _render(meta, blocks, html_path, pdf_path, engine, quarto_allowed=len(docs) == 1)
     written += [Path(html_path), Path(pdf_path)]
     if len(docs) > 1 and others_dir is None:
         raise ValueError(f"{nb_path}: {len(docs)} documents but no folder for the others")
@@ -140,18 +135,32 @@ def render_notebook(
 ) -> str:
     """Render an executed notebook to ``html_path`` and ``pdf_path``.
 
-    ``engine``: "builtin" (HTML + Typst here), "quarto" (requires the ``quarto`` binary)
-    or "auto" (Quarto when on PATH, else built-in). Returns the engine used.
+    ``engine``: "builtin" (HTML + Typst here), "quarto" (requires the ``quarto`` binary;
+    ``chiso.errors.RenderError`` when it is missing or fails) or "auto" (Quarto when on
+    PATH, else built-in; built-in with a warning when Quarto fails). Returns the engine used.
     """
+    meta, blocks = blocks_from_notebook(nb_path)
+    return _render(meta, blocks, html_path, pdf_path, engine)
+
+
+def _render(meta: DocumentMeta, blocks: list[Block], html_path: str | os.PathLike[str],
+            pdf_path: str | os.PathLike[str], engine: str, quarto_allowed: bool = True) -> str:
+    """One document with ``engine``; returns the engine used. "auto" uses Quarto when it
+    is on PATH and falls back to the built-in renderer, with a warning, when Quarto fails.
+    ``quarto_allowed`` false: built-in whatever the engine (a set of documents is
+    rendered alike)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    meta, blocks = blocks_from_notebook(nb_path)
-    use_quarto = engine == "quarto" or (engine == "auto" and shutil.which("quarto"))
-    if use_quarto:
+    if quarto_allowed and (engine == "quarto" or (engine == "auto" and shutil.which("quarto"))):
         from chiso.render.quarto import render_with_quarto
 
-        render_with_quarto(meta, blocks, Path(html_path), Path(pdf_path))
-        return "quarto"
+        try:
+            render_with_quarto(meta, blocks, Path(html_path), Path(pdf_path))
+            return "quarto"
+        except RenderError as exc:
+            if engine == "quarto":
+                raise
+            warnings.warn(f"{exc.message_vi}\nDùng bộ kết xuất có sẵn thay cho Quarto.", stacklevel=3)
     write_html(meta, blocks, html_path)
     to_pdf(meta, blocks, pdf_path)
     return "builtin"

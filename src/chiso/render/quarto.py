@@ -14,9 +14,15 @@ import tempfile
 from pathlib import Path
 
 from chiso.doc import Block, DocumentMeta, Figure
+from chiso.errors import RenderError
 from chiso.io import atomic_write_bytes
 from chiso.render.markdown import SYNTHETIC_LABEL, block_markdown, escape_md
 from chiso.render.pdf import fonts_dir
+
+# Lines of Quarto's own output quoted when it fails.
+OUTPUT_TAIL_LINES = 20
+# Quarto's output format → the file it writes beside report.qmd.
+OUTPUTS = {"html": "report.html", "typst": "report.pdf"}
 
 _WATERMARK = (
     "```{=typst}\n#set page(background: place(center + horizon, rotate(-35deg, "
@@ -60,9 +66,13 @@ def _figures(blocks: list[Block]) -> list[Figure]:
 
 
 def render_with_quarto(meta: DocumentMeta, blocks: list[Block], html_path: Path, pdf_path: Path) -> None:
+    """Render with the ``quarto`` on PATH, in a temporary folder; ``html_path`` and
+    ``pdf_path`` are written only when both formats succeeded. Raises ``RenderError``
+    (with the end of Quarto's output) when Quarto is missing, fails or writes nothing."""
     quarto = shutil.which("quarto")
     if quarto is None:
-        raise RuntimeError("engine='quarto' needs the quarto binary on PATH")
+        raise RenderError("Không tìm thấy chương trình quarto trên PATH: cài Quarto hoặc dùng --engine builtin.",
+                          "engine='quarto' needs the quarto binary on PATH")
     with tempfile.TemporaryDirectory(prefix="chiso-quarto-") as tmp:
         root = Path(tmp)
         names: dict[int, str] = {}
@@ -70,13 +80,16 @@ def render_with_quarto(meta: DocumentMeta, blocks: list[Block], html_path: Path,
             names[id(fig)] = f"fig-{i:03d}.svg"
             (root / names[id(fig)]).write_text(fig.svg, encoding="utf-8")
         (root / "report.qmd").write_text(qmd_text(meta, blocks, names), encoding="utf-8")
-        for fmt in ("html", "typst"):
-            subprocess.run(
-                [quarto, "render", "report.qmd", "--to", fmt],
-                cwd=root,
-                check=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-        atomic_write_bytes(html_path, (root / "report.html").read_bytes())
-        atomic_write_bytes(pdf_path, (root / "report.pdf").read_bytes())
+        for fmt, name in OUTPUTS.items():
+            done = subprocess.run([quarto, "render", "report.qmd", "--to", fmt], cwd=root,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            tail = "\n".join(done.stdout.decode("utf-8", "replace").rstrip().splitlines()[-OUTPUT_TAIL_LINES:])
+            if done.returncode != 0:
+                raise RenderError(f"Quarto không kết xuất được báo cáo dạng {fmt} (mã lỗi {done.returncode}). "
+                                  f"Phần cuối thông báo của Quarto:\n{tail}",
+                                  f"quarto render --to {fmt} exited with {done.returncode}")
+            if not (root / name).is_file():
+                raise RenderError(f"Quarto chạy xong nhưng không tạo ra tệp {name}. Phần cuối thông báo của "
+                                  f"Quarto:\n{tail}", f"quarto render --to {fmt} wrote no {name}")
+        atomic_write_bytes(html_path, (root / OUTPUTS["html"]).read_bytes())
+        atomic_write_bytes(pdf_path, (root / OUTPUTS["typst"]).read_bytes())

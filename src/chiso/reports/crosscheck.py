@@ -175,7 +175,7 @@ def qd1187_blocks(report_id: str, params_file: str | Path = "params.yaml", root:
         blocks.append(doc.Table(
             columns=["Đơn vị", "Tiêu chí", "Công bố", "Tính lại", "Chênh lệch", "Giải thích"],
             rows=[[r["unit"], _criterion(r["indicator"]), fmt_num(r["published"]), fmt_num(r["recomputed_rounded"]),
-                   "-" if r["diff"] is None else fmt_signed(r["diff"]), r["reason"] or ""]
+                   fmt_signed(r["diff"]), r["reason"] or ""]
                   for r in wrong.iter_rows(named=True)],
             widths=[2.2, 0.8, 0.8, 0.8, 0.9, 4.6], sortable=True,
             caption=f"Bảng 1. {fmt_count(wrong.height)} giá trị công bố khác giá trị tính lại "
