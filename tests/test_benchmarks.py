@@ -9,7 +9,7 @@ the ones in benchmarks/results.json.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path

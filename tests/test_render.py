@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
+import stat
+import sys
 
 import nbformat
 import pytest
@@ -500,10 +503,6 @@ else:
 @pytest.fixture
 def fake_quarto(tmp_path, monkeypatch):
     """A `quarto` on PATH that logs each call; returns the log's path."""
-    import os
-    import stat
-    import sys
-
     bin_dir, log = tmp_path / "bin", tmp_path / "quarto-calls.jsonl"
     bin_dir.mkdir()
     exe = bin_dir / "quarto"

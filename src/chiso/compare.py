@@ -24,6 +24,7 @@ from . import methodology as _methodology
 from .counts import (BASIS_CARRIED, indicator_points, read_counts, read_qd1187, read_qd1187_forms, unit_table)
 from .io import atomic_write_text, write_parquet
 from .numbers import round_half_up_expr
+from .stages import check_table_id
 
 DEFAULT_OUT = Path("data/processed/portal_gialai")
 
@@ -284,27 +285,17 @@ def write_qd1187(comparison: pl.DataFrame, out: str | Path) -> pl.DataFrame:
 # Pipeline stages (dvc.yaml: national_portal, qd1187)
 # ---------------------------------------------------------------------------
 def national_portal_dir(capture: str, root: str | Path = ".") -> Path:
-    """Where the national_portal stage writes the tables of one capture."""
-    return Path(root) / "data" / "processed" / "national-portal" / _capture_id(capture)
+    """Where the national_portal stage writes the tables of one capture (the id checked
+    as a safe file name under data/raw/national-portal/)."""
+    capture = check_table_id(capture, "data/raw/national-portal/", "details_GiaLai_10102026")
+    return Path(root) / "data" / "processed" / "national-portal" / capture
 
 
 def qd1187_dir(report_id: str, root: str | Path = ".") -> Path:
-    """Where the qd1187 stage writes the comparison of one quarterly report."""
-    return Path(root) / "data" / "processed" / "qd1187" / _report_id(report_id)
-
-
-def _capture_id(capture: str) -> str:
-    """A capture named in params.yaml, as a safe file name under data/raw/national-portal/."""
-    from .stages import check_table_id
-
-    return check_table_id(capture, "data/raw/national-portal/", "details_GiaLai_10102026")
-
-
-def _report_id(report_id: str) -> str:
-    """A QĐ 1187 report named in params.yaml, as a safe folder name under data/raw/qd1187/."""
-    from .stages import check_table_id
-
-    return check_table_id(report_id, "data/raw/qd1187/", "dienbienphu_2022-Q1")
+    """Where the qd1187 stage writes the comparison of one quarterly report (the id
+    checked as a safe folder name under data/raw/qd1187/)."""
+    report_id = check_table_id(report_id, "data/raw/qd1187/", "dienbienphu_2022-Q1")
+    return Path(root) / "data" / "processed" / "qd1187" / report_id
 
 
 def national_portal_stage(capture: str, params_file: str | Path = "params.yaml", root: str | Path = ".") -> dict[str, Path]:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import tempfile
 import unicodedata
 from collections.abc import Callable
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
