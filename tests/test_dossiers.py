@@ -235,6 +235,16 @@ def test_units_outside_the_list_are_kept_and_noted():
     assert u2.height == len(dossiers.DOSSIER_METRICS)
     assert u2["unit_name"][0] == "U2" and "không có trong danh sách" in u2["note"][0]
     assert value(c, "U2", "on_time") == (1, 1)
+    assert c.filter(pl.col("unit_code") != "U2")["note"].null_count() == c.height - u2.height
+
+
+def test_metric_note_comes_before_the_unit_note():
+    df = canonical_frame().drop("paid_online")
+    c = dossiers.aggregate(df, "2024-06", units=UNITS.filter(pl.col("unit_code") != "U2"))
+    note = {(r["unit_code"], r["indicator"]): r["note"] for r in c.iter_rows(named=True)}
+    assert "paid_online" in note[("U2", "online_payment")] and "paid_online" in note[("U1", "online_payment")]
+    assert "không có trong danh sách" in note[("U2", "digitised")]
+    assert note[("U1", "digitised")] is None
 
 
 def test_engines_and_lane_packing_fallback_agree(monkeypatch):
