@@ -1213,21 +1213,17 @@ def _assemble(wides: list[pl.DataFrame], metrics: list[_Metric], seq: list[Perio
         "available": [m.numerator is not None for m in metrics],
         "_metric_note": [m.note for m in metrics],
     }, schema={"indicator": pl.String, "available": pl.Boolean, "_metric_note": pl.String})
-    # Note columns are repeated only when some row has a note: a repeated String column
-    # costs 16 bytes a row even when it is all null (about 10 MB at national scale).
-    unit_cols = ["period", "unit_code", "unit_name", "unit_group", "provisional"]
-    metric_cols = ["indicator", "available"]
-    notes = []
-    if grid["_unit_note"].null_count() < n_rows:
-        unit_cols.append("_unit_note")
-        notes.append("_unit_note")
-    if spec["_metric_note"].null_count() < n_metrics:
-        metric_cols.append("_metric_note")
-        notes.insert(0, "_metric_note")
+    # A note column is repeated only when some row has a note: a repeated String column
+    # costs 16 bytes a row even when it is all null (about 10 MB at national scale). A
+    # metric's note (why its counts are missing) comes before the unit's.
+    notes = [c for c, table in (("_metric_note", spec), ("_unit_note", grid)) if table[c].null_count() < table.height]
     index = np.uint32 if pl.get_index_type() == pl.UInt32 else np.uint64     # gather's own index type
     rows = pl.Series(np.repeat(np.arange(n_rows, dtype=index), n_metrics))
     cycle = pl.Series(np.tile(np.arange(n_metrics, dtype=index), n_rows))
-    out = pl.concat([grid.select(unit_cols)[rows], spec.select(metric_cols)[cycle]], how="horizontal").with_columns(
+    unit_part = grid.select("period", "unit_code", "unit_name", "unit_group", "provisional",
+                            *(c for c in notes if c in grid.columns))
+    metric_part = spec.select("indicator", "available", *(c for c in notes if c in spec.columns))
+    out = pl.concat([unit_part[rows], metric_part[cycle]], how="horizontal").with_columns(
         flat([none if m.numerator is None else m.numerator for m in metrics]).alias("numerator"),
         flat([none if m.denominator is None else m.denominator for m in metrics]).alias("denominator"),
         none.alias("source_score"), none.alias("source_max"),

@@ -128,9 +128,14 @@ def parse_number(text: str | None, counts: bool = False) -> float | None:
     return row[0]
 
 
+def _missing(x: float | None) -> bool:
+    """None or NaN: a value that is not there (printed "-")."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def round_half_up(x: float, decimals: int) -> float:
     """Round like a person (and Excel) does: 23,305 → 23,31."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return x
     factor = 10**decimals
     return math.floor(abs(x) * factor + 0.5 + 1e-9) / factor * (1 if x >= 0 else -1)
@@ -149,7 +154,7 @@ def round_half_up_expr(expr: pl.Expr, decimals: int) -> pl.Expr:
 
 def fmt_num(x: float | None, decimals: int = 2, strip: bool = False) -> str:
     """82.96 → "82,96"; 262675 → "262.675"; None → "-"."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "-"
     value = round_half_up(float(x), decimals)
     text = f"{abs(value):,.{decimals}f}"
@@ -173,11 +178,7 @@ def fmt_units(n: int) -> str:
 
 def fmt_signed(x: float | None, decimals: int = 2) -> str:
     """+2,86 / -0,30 / 0,00 for changes; None → "-" (as ``fmt_num``)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "-"
-    text = fmt_num(abs(x), decimals)
-    if round_half_up(x, decimals) > 0:
-        return "+" + text
-    if round_half_up(x, decimals) < 0:
-        return "-" + text
-    return text
+    rounded = round_half_up(x, decimals)
+    return ("+" if rounded > 0 else "-" if rounded < 0 else "") + fmt_num(abs(x), decimals)
