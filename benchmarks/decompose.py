@@ -20,7 +20,6 @@ floor is the grouping itself, before any counter or output table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -43,15 +42,16 @@ def best(fn, repeat: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from chiso import dossiers
+    from chiso.cliparse import ArgumentParser
     from chiso.numbers import fmt_num
     from engines import COLUMNS, month_index, month_label, read_columns, run_scan
     from run import ensure_data
 
-    p = argparse.ArgumentParser(description="Thời gian từng bước của phép tổng hợp hồ sơ (một tiến trình, đã nạp sẵn).")
+    p = ArgumentParser(description="Thời gian từng bước của phép tổng hợp hồ sơ (một tiến trình, đã nạp sẵn).")
     p.add_argument("--rows", type=int, default=10_000_000, help="số hồ sơ (mặc định 10000000)")
     p.add_argument("--repeat", type=int, default=7, help="số lần đo mỗi bước, lấy lần nhanh nhất (mặc định 7)")
-    p.add_argument("--first", default="2024-01")
-    p.add_argument("--last", default="2024-12")
+    p.add_argument("--first", default="2024-01", help="tháng đầu, dạng YYYY-MM (mặc định 2024-01)")
+    p.add_argument("--last", default="2024-12", help="tháng cuối, dạng YYYY-MM (mặc định 2024-12)")
     args = p.parse_args(argv)
 
     data, units = ensure_data(args.rows)

@@ -22,7 +22,6 @@ agree. Prints one JSON line: the wall and CPU seconds of each repetition.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -32,6 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from chiso.cliparse import ArgumentParser  # noqa: E402
 
 # Columns the aggregation reads (the scan floor reads exactly these).
 COLUMNS = ["unit_code", "received_date", "due_date", "finished_date", "channel", "has_fee", "paid_online",
@@ -304,13 +304,13 @@ def save(result, engine: str, path: str) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description="Một lần đo của một công cụ (chạy bởi benchmarks/run.py).")
-    p.add_argument("engine", choices=sorted(ENGINES))
-    p.add_argument("data")
-    p.add_argument("units")
-    p.add_argument("--first", default="2024-01")
-    p.add_argument("--last", default="2024-12")
-    p.add_argument("--repeat", type=int, default=3)
+    p = ArgumentParser(description="Một lần đo của một công cụ (chạy bởi benchmarks/run.py).")
+    p.add_argument("engine", choices=sorted(ENGINES), help="công cụ cần đo")
+    p.add_argument("data", help="tệp Parquet hồ sơ")
+    p.add_argument("units", help="tệp Parquet danh sách đơn vị")
+    p.add_argument("--first", default="2024-01", help="tháng đầu, dạng YYYY-MM (mặc định 2024-01)")
+    p.add_argument("--last", default="2024-12", help="tháng cuối, dạng YYYY-MM (mặc định 2024-12)")
+    p.add_argument("--repeat", type=int, default=3, help="số lần đo trong tiến trình (mặc định 3)")
     p.add_argument("--result", help="ghi kết quả lần đo cuối (Parquet) để đối chiếu")
     args = p.parse_args()
     fn = ENGINES[args.engine]

@@ -15,7 +15,6 @@ memory it allocated (tracemalloc, numpy arrays included), plus the process's pea
 
 from __future__ import annotations
 
-import argparse
 import resource
 import sys
 import time
@@ -57,12 +56,14 @@ def cases(periods: int, portal: Path):
 
 def main(argv: list[str] | None = None) -> int:
     from chiso import uncertainty
+    from chiso.cliparse import ArgumentParser
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--draws", type=int, default=10_000)
-    p.add_argument("--seed", type=int, default=20230324)
-    p.add_argument("--periods", type=int, default=34, help="repeat the Gia Lai capture over N periods (0: skip)")
-    p.add_argument("--portal", type=Path, default=PORTAL)
+    p = ArgumentParser(description="Đo thời gian và bộ nhớ của phân tích độ vững Monte Carlo (chiso.uncertainty).")
+    p.add_argument("--draws", type=int, default=10_000, help="số lần rút ngẫu nhiên (mặc định 10000)")
+    p.add_argument("--seed", type=int, default=20230324, help="hạt giống ngẫu nhiên (mặc định 20230324)")
+    p.add_argument("--periods", type=int, default=34,
+                   help="lặp bản chụp Cổng DVCQG của Gia Lai thành N kỳ (0: bỏ trường hợp này; mặc định 34)")
+    p.add_argument("--portal", type=Path, default=PORTAL, help="tệp JSON bản chụp Cổng DVCQG")
     args = p.parse_args(argv)
 
     print(f"Python {sys.version.split()[0]}, polars {pl.__version__}, numpy {__import__('numpy').__version__}")

@@ -19,7 +19,6 @@ exactly the polars counts, and writes
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from chiso.cliparse import ArgumentParser  # noqa: E402
 from chiso.synth_dossiers import DEFAULT_SEED, N_UNITS, write_units  # noqa: E402
 
 BENCH_DATA = ROOT / "data" / "bench"
@@ -173,7 +173,7 @@ def markdown(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Đo hiệu năng tổng hợp hồ sơ → số liệu chỉ số (polars, pandas, DuckDB, quét trần).")
+    p = ArgumentParser(description="Đo hiệu năng tổng hợp hồ sơ → số liệu chỉ số (polars, pandas, DuckDB, quét trần).")
     p.add_argument("--rows", type=int, action="append", help="số hồ sơ (lặp lại được); mặc định 1000000 và 10000000")
     p.add_argument("--engines", default=",".join(ENGINES), help="các công cụ, cách nhau dấu phẩy (mặc định: tất cả)")
     p.add_argument("--repeat", type=int, help="số lần đo mỗi công cụ, lấy lần nhanh nhất (mặc định 5; 1 từ 100 triệu)")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .cliparse import ArgumentParser
 from .errors import InputError, RenderError
 from .methodology import MethodologyError
 
@@ -108,7 +109,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chiso", description="Chấm điểm, kiểm tra và lập báo cáo chất lượng phục vụ người dân, doanh nghiệp.")
+    p = ArgumentParser(prog="chiso", description="Chấm điểm, kiểm tra và lập báo cáo chất lượng phục vụ người dân, doanh nghiệp.")
     p.add_argument("--params", default="params.yaml", help="tệp tham số (mặc định: params.yaml)")
     sub = p.add_subparsers(dest="command", required=True, metavar="LỆNH")
 
@@ -120,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_audit)
 
     v = sub.add_parser("validate", help="kiểm tra dữ liệu đầu vào bằng bộ Great Expectations")
-    v.add_argument("file")
-    v.add_argument("--methodology")
+    v.add_argument("file", help="tệp CSV bảng công bố, có tệp .meta.yaml đi kèm")
+    v.add_argument("--methodology", help="mã phương pháp (mặc định: theo tệp .meta.yaml)")
     v.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("score", help="tính điểm từng chỉ số và từng đơn vị")
@@ -133,10 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_score)
 
     r = sub.add_parser("render", help="kết xuất notebook báo cáo đã chạy thành HTML và PDF")
-    r.add_argument("notebook")
-    r.add_argument("--html", required=True)
-    r.add_argument("--pdf")
-    r.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"])
+    r.add_argument("notebook", help="notebook đã chạy (.ipynb)")
+    r.add_argument("--html", required=True, help="tệp HTML cần ghi")
+    r.add_argument("--pdf", help="tệp PDF cần ghi (không nêu: chỉ ghi HTML)")
+    r.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
+                   help="cách kết xuất: quarto (cần Quarto trên PATH), builtin (có sẵn trong chiso) hoặc auto: "
+                        "Quarto khi có, không thì builtin (mặc định: auto)")
     r.add_argument("--others-dir", help="thư mục cho các báo cáo tiếp theo khi notebook chứa nhiều báo cáo (ví dụ báo cáo từng huyện)")
     r.set_defaults(func=cmd_render)
     from . import whatif

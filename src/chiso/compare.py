@@ -12,7 +12,6 @@ DIR`` to write the tables under ``data/processed/``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import polars as pl
 import yaml
 
 from . import methodology as _methodology
+from .cliparse import ArgumentParser
 from .counts import (BASIS_CARRIED, indicator_points, read_counts, read_qd1187, read_qd1187_forms, unit_table)
 from .io import atomic_write_text, write_parquet
 from .numbers import round_half_up_expr
@@ -324,8 +324,8 @@ def qd1187_stage(report_id: str, params_file: str | Path = "params.yaml", root: 
 # Command line
 # ---------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m chiso.compare",
-                                description="So sánh điểm tính lại từ số liệu với điểm đã công bố.")
+    p = ArgumentParser(prog="python -m chiso.compare",
+                       description="So sánh điểm tính lại từ số liệu với điểm đã công bố.")
     sub = p.add_subparsers(dest="what", required=True, metavar="LOẠI")
     g = sub.add_parser("gialai", help="chấm số liệu Cổng DVCQG theo QĐ 766 và QĐ 459, so sánh điểm và thứ hạng")
     g.add_argument("file", help="tệp JSON của Cổng DVCQG")

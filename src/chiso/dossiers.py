@@ -1245,10 +1245,10 @@ def _write(df: pl.DataFrame, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
+    from .cliparse import ArgumentParser
 
-    p = argparse.ArgumentParser(prog="python -m chiso.dossiers",
-                                description="Đọc tệp hồ sơ (một dòng một hồ sơ) và tổng hợp thành bảng số liệu chỉ số.")
+    p = ArgumentParser(prog="python -m chiso.dossiers",
+                       description="Đọc tệp hồ sơ (một dòng một hồ sơ) và tổng hợp thành bảng số liệu chỉ số.")
     sub = p.add_subparsers(dest="cmd", required=True)
     pi = sub.add_parser("ingest", help="kiểm tra tệp xuất (CSV, XLSX, Parquet) và ghi thành Parquet chuẩn")
     pi.add_argument("file", help="tệp hồ sơ xuất từ hệ thống một cửa")

@@ -37,7 +37,6 @@ Model (all parameters below, documented in docs/synthetic-data.md):
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -52,6 +51,7 @@ import numpy as np
 import polars as pl
 
 from . import methodology as _methodology
+from .cliparse import ArgumentParser
 from .counts import indicator_points, normalize_counts
 from .numbers import round_half_up
 from .units import load_crosswalk, load_registry, units_valid_on
@@ -605,14 +605,14 @@ def generate(out: str | Path = "data/raw", start: str = "2024-01", end: str = "2
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m chiso.synth",
-                                 description="Sinh dữ liệu mô phỏng tỉnh Điện Biên (DỮ LIỆU MÔ PHỎNG) theo tháng.")
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap = ArgumentParser(prog="python -m chiso.synth",
+                        description="Sinh dữ liệu mô phỏng tỉnh Điện Biên (DỮ LIỆU MÔ PHỎNG) theo tháng.")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"hạt giống ngẫu nhiên (mặc định {DEFAULT_SEED})")
     ap.add_argument("--start", default="2024-01", help="tháng đầu, dạng YYYY-MM")
     ap.add_argument("--end", default="2026-10", help="tháng cuối, dạng YYYY-MM")
     ap.add_argument("--out", default="data/raw", help="thư mục đích (mỗi tháng một thư mục con)")
     ap.add_argument("--root", default=".", help="gốc dự án (chứa data/raw/units/)")
-    ap.add_argument("-q", "--quiet", action="store_true")
+    ap.add_argument("-q", "--quiet", action="store_true", help="không in tiến độ từng tháng")
     args = ap.parse_args(argv)
     generate(args.out, args.start, args.end, args.seed, args.root, verbose=not args.quiet)
     return 0

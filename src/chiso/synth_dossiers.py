@@ -24,7 +24,6 @@ Same ``seed``, ``rows``, ``year`` and ``chunk_rows`` → byte-identical Parquet.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .cliparse import ArgumentParser
 from .dossiers import CHANNELS
 from .io import atomic_write
 from .synth import seeded_rng
@@ -231,7 +231,7 @@ def write_units(path: str | Path, seed: int = DEFAULT_SEED) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m chiso.synth_dossiers",
         description="Sinh dữ liệu hồ sơ GIẢ LẬP (3.400 đơn vị giả lập) để đo hiệu năng; không phải dữ liệu thật.",
     )

@@ -956,14 +956,14 @@ __all__ = [
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m chiso.uncertainty TABLE_ID [--methodology M] [--params P] [--root R]`` (a DVC stage)."""
-    import argparse
+    from .cliparse import ArgumentParser
 
-    p = argparse.ArgumentParser(prog="python -m chiso.uncertainty",
-                                description="Độ vững của xếp loại: mô phỏng Monte Carlo, bỏ từng chỉ số, chỉ số Sobol.")
+    p = ArgumentParser(prog="python -m chiso.uncertainty",
+                       description="Độ vững của xếp loại: mô phỏng Monte Carlo, bỏ từng chỉ số, chỉ số Sobol.")
     p.add_argument("table_id", help="bảng đã công bố (data/processed/<id>/) hoặc kỳ YYYY-MM")
     p.add_argument("--methodology", default="", help="mã phương pháp (bắt buộc với một kỳ có nhiều phương pháp)")
-    p.add_argument("--params", default="params.yaml")
-    p.add_argument("--root", default=".")
+    p.add_argument("--params", default="params.yaml", help="tệp tham số (mặc định: params.yaml)")
+    p.add_argument("--root", default=".", help="gốc dự án (mặc định: thư mục hiện tại)")
     args = p.parse_args(argv)
     res = uncertainty_stage(args.table_id, args.params, args.root, args.methodology)
     from .numbers import fmt_count, fmt_num, fmt_units

@@ -1,0 +1,81 @@
+"""Command-line parsing that speaks Vietnamese to analysts.
+
+``argparse`` writes its own words around ours: "usage:", "positional arguments",
+"options", "show this help message and exit" and its error messages ("the
+following arguments are required: …"). Every command of the project builds its
+parser with ``ArgumentParser`` from here, so that the help and the errors an
+analyst reads are Vietnamese throughout. Error messages are translated from
+argparse's English (Python 3.11) by the patterns in ``MESSAGES``; a message no
+pattern knows is shown as argparse wrote it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any, NoReturn
+
+USAGE_PREFIX = "Cách dùng: "
+POSITIONALS_TITLE = "tham số"
+OPTIONALS_TITLE = "tùy chọn"
+HELP_TEXT = "in hướng dẫn này rồi thoát"
+ERROR_WORD = "lỗi"
+TYPE_NAMES = {"int": "một số nguyên", "float": "một số"}
+
+# argparse's English message (a regular expression over the whole message) → Vietnamese.
+MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"the following arguments are required: (?P<a>.+)", "thiếu tham số bắt buộc: {a}"),
+    (r"unrecognized arguments: (?P<a>.+)", "không hiểu tham số: {a}"),
+    (r"invalid choice: (?P<v>.+) \(choose from (?P<c>.+)\)", "không có lựa chọn {v} (chọn một trong: {c})"),
+    (r"invalid (?P<t>\w+) value: (?P<v>.+)", "{v} không phải {t}"),
+    (r"expected one argument", "cần một giá trị"),
+    (r"expected at most one argument", "chỉ nhận nhiều nhất một giá trị"),
+    (r"expected at least one argument", "cần ít nhất một giá trị"),
+    (r"expected (?P<n>\d+) arguments?", "cần {n} giá trị"),
+    (r"not allowed with argument (?P<a>.+)", "không dùng cùng với tham số {a}"),
+    (r"one of the arguments (?P<a>.+) is required", "cần một trong các tham số {a}"),
+    (r"ignored explicit argument (?P<v>.+)", "tham số này không nhận giá trị ({v})"),
+    (r"ambiguous option: (?P<o>.+) could match (?P<m>.+)", "tùy chọn {o} chưa rõ, có thể là: {m}"),
+    (r"unexpected option string: (?P<o>.+)", "không hiểu tùy chọn {o}"),
+)
+_ARGUMENT = re.compile(r"argument (?P<name>[^:]+): (?P<rest>.+)", re.S)
+
+
+def translate(message: str) -> str:
+    """argparse's English error message in Vietnamese (unchanged when no pattern fits)."""
+    arg = _ARGUMENT.fullmatch(message)
+    name, rest = (arg["name"], arg["rest"]) if arg else (None, message)
+    for pattern, text in MESSAGES:
+        m = re.fullmatch(pattern, rest, re.S)
+        if m:
+            fields = m.groupdict()
+            if "t" in fields:
+                fields["t"] = TYPE_NAMES.get(fields["t"], f"giá trị hợp lệ ({fields['t']})")
+            rest = text.format(**fields)
+            break
+    return f"tham số {name}: {rest}" if name else rest
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout with the Vietnamese "Cách dùng:" line."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, USAGE_PREFIX if prefix is None else prefix)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose help and error texts are Vietnamese; the
+    parsers of its sub-commands (``add_subparsers``) are of this class too."""
+
+    def __init__(self, *args: Any, add_help: bool = True, formatter_class: type = HelpFormatter,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, add_help=False, formatter_class=formatter_class, **kwargs)
+        self._positionals.title = POSITIONALS_TITLE
+        self._optionals.title = OPTIONALS_TITLE
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help=HELP_TEXT)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: {ERROR_WORD}: {translate(message)}\n")

@@ -1,0 +1,168 @@
+"""The commands' help and argument errors are Vietnamese (chiso.cliparse)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from chiso import cliparse
+
+ROOT = Path(__file__).resolve().parents[1]
+# What argparse writes in English around the project's own texts.
+ENGLISH = re.compile(r"usage:|positional arguments|options:|show this help|error:|required|invalid|expected|"
+                     r"argument|unrecognized|not allowed|ambiguous|choose from|could match")
+
+
+def _bench(name: str):
+    path = str(ROOT / "benchmarks")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    return importlib.import_module(name)
+
+
+# (command, how to call its main with argv)
+COMMANDS = {
+    "chiso": lambda argv: importlib.import_module("chiso.cli").main(argv),
+    "chiso.compare": lambda argv: importlib.import_module("chiso.compare").main(argv),
+    "chiso.dossiers": lambda argv: importlib.import_module("chiso.dossiers").main(argv),
+    "chiso.synth": lambda argv: importlib.import_module("chiso.synth").main(argv),
+    "chiso.synth_dossiers": lambda argv: importlib.import_module("chiso.synth_dossiers").main(argv),
+    "chiso.uncertainty": lambda argv: importlib.import_module("chiso.uncertainty").main(argv),
+    "chiso.whatif": lambda argv: importlib.import_module("chiso.whatif").main(argv),
+    "benchmarks/run.py": lambda argv: _bench("run").main(argv),
+    "benchmarks/decompose.py": lambda argv: _bench("decompose").main(argv),
+    "benchmarks/montecarlo.py": lambda argv: _bench("montecarlo").main(argv),
+}
+SUBCOMMANDS = {
+    "chiso": ["audit", "validate", "score", "render", "compare-runs"],
+    "chiso.compare": ["gialai", "qd1187"],
+    "chiso.dossiers": ["ingest", "counts"],
+}
+HELP_CALLS = [(name, []) for name in COMMANDS] + [(name, [sub]) for name, subs in SUBCOMMANDS.items() for sub in subs]
+
+
+def _run(capsys, name: str, argv: list[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        COMMANDS[name](argv)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.mark.parametrize(("name", "before"), HELP_CALLS, ids=[" ".join([n, *a]) for n, a in HELP_CALLS])
+def test_help_is_vietnamese(capsys, name, before):
+    code, out, _ = _run(capsys, name, [*before, "--help"])
+    assert code == 0
+    assert out.startswith("Cách dùng: ")
+    assert "-h, --help" in out and cliparse.HELP_TEXT in out
+    assert not ENGLISH.search(out), ENGLISH.search(out)
+
+
+class _Built(Exception):
+    def __init__(self, parser):
+        self.parser = parser
+
+
+def _parsers(parser) -> list:
+    """A parser and the parsers of its sub-commands."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [parser, *(q for a in subs for p in a.choices.values() for q in _parsers(p))]
+
+
+@pytest.mark.parametrize("name", [*COMMANDS, "benchmarks/engines.py"])
+def test_every_argument_says_what_it_is_for(monkeypatch, name):
+    """Each argument of each command has a help text (an option listed bare tells an
+    analyst nothing)."""
+    def capture(self, *args, **kwargs):
+        raise _Built(self)
+
+    monkeypatch.setattr(cliparse.ArgumentParser, "parse_args", capture)
+    with pytest.raises(_Built) as built:
+        if name == "benchmarks/engines.py":
+            _bench("engines").main()
+        else:
+            COMMANDS[name]([])
+    bare = [f"{p.prog}: {'/'.join(a.option_strings) or a.dest}" for p in _parsers(built.value.parser)
+            for a in p._actions if not a.help and not isinstance(a, argparse._SubParsersAction)]
+    assert bare == []
+
+
+def test_engines_help_is_vietnamese(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["engines.py", "--help"])
+    with pytest.raises(SystemExit):
+        _bench("engines").main()
+    out = capsys.readouterr().out
+    assert out.startswith("Cách dùng: ") and not ENGLISH.search(out)
+
+
+@pytest.mark.parametrize(("name", "argv", "message"), [
+    ("chiso", [], "chiso: lỗi: thiếu tham số bắt buộc: LỆNH"),
+    ("chiso", ["bogus"], "chiso: lỗi: tham số LỆNH: không có lựa chọn 'bogus' (chọn một trong: 'audit', "
+                         "'validate', 'score', 'render', 'compare-runs')"),
+    ("chiso", ["score", "x.csv"], "chiso score: lỗi: thiếu tham số bắt buộc: --methodology"),
+    ("chiso", ["render", "--engine", "x", "a", "b"],
+     "chiso render: lỗi: tham số --engine: không có lựa chọn 'x' (chọn một trong: 'auto', 'builtin', 'quarto')"),
+    ("chiso", ["audit", "a", "b", "c"], "chiso: lỗi: không hiểu tham số: b c"),
+    ("chiso.synth_dossiers", ["--rows", "nhiều", "--out", "x"],
+     "python -m chiso.synth_dossiers: lỗi: tham số --rows: 'nhiều' không phải một số nguyên"),
+    ("chiso.synth_dossiers", ["--out", "x", "--rows"], "python -m chiso.synth_dossiers: lỗi: tham số --rows: cần một giá trị"),
+])
+def test_argument_errors_are_vietnamese(capsys, name, argv, message):
+    code, out, err = _run(capsys, name, argv)
+    assert code == 2 and out == ""
+    usage, said = err.rstrip("\n").rsplit("\n", 1)
+    assert usage.startswith("Cách dùng: ")
+    assert said == message
+
+
+def _error(parser: cliparse.ArgumentParser, argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit):
+        parser.parse_args(argv)
+    return capsys.readouterr().err.rstrip("\n").rsplit("\n", 1)[-1]
+
+
+def test_every_message_argparse_writes_is_translated(capsys):
+    """Each pattern of ``MESSAGES`` is met by the message argparse itself writes, so a
+    change of wording in Python's argparse fails here instead of reaching analysts."""
+    p = cliparse.ArgumentParser(prog="lenh")
+    p.add_argument("--pair", nargs=2)
+    p.add_argument("--many", nargs="+")
+    p.add_argument("--flag", action="store_true")
+    p.add_argument("--rate", type=float)
+    p.add_argument("--alpha")
+    p.add_argument("--alps")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--a1", action="store_true")
+    group.add_argument("--a2", action="store_true")
+    cases = {
+        "--a1 --a2": "lenh: lỗi: tham số --a2: không dùng cùng với tham số --a1",
+        "--flag": "lenh: lỗi: cần một trong các tham số --a1 --a2",
+        "--a1 --pair 1": "lenh: lỗi: tham số --pair: cần 2 giá trị",
+        "--a1 --many": "lenh: lỗi: tham số --many: cần ít nhất một giá trị",
+        "--a1 --flag=có": "lenh: lỗi: tham số --flag: tham số này không nhận giá trị ('có')",
+        "--a1 --rate 1,5": "lenh: lỗi: tham số --rate: '1,5' không phải một số",
+        "--a1 --alp x": "lenh: lỗi: tùy chọn --alp chưa rõ, có thể là: --alpha, --alps",
+    }
+    seen = {}
+    for argv, expected in cases.items():
+        seen[argv] = _error(p, argv.split(), capsys)
+    assert seen == cases
+
+
+def test_an_unknown_message_is_kept_as_written():
+    assert cliparse.translate("argument --x: Giá trị phải là tháng") == "tham số --x: Giá trị phải là tháng"
+    assert cliparse.translate("something new") == "something new"
+    assert cliparse.translate("argument --n: invalid _period value: 'x'") == \
+        "tham số --n: 'x' không phải giá trị hợp lệ (_period)"
+
+
+def test_every_command_builds_its_parser_here():
+    """No command builds a bare argparse parser (its texts would be English)."""
+    sources = [*sorted((ROOT / "src" / "chiso").glob("*.py")), *sorted((ROOT / "benchmarks").glob("*.py"))]
+    bare = [p.relative_to(ROOT).as_posix() for p in sources
+            if p.name != "cliparse.py" and "argparse.ArgumentParser(" in p.read_text(encoding="utf-8")]
+    assert bare == []
