@@ -57,6 +57,7 @@ def cases(periods: int, portal: Path):
 def main(argv: list[str] | None = None) -> int:
     from chiso import uncertainty
     from chiso.cliparse import ArgumentParser
+    from chiso.numbers import fmt_num
 
     p = ArgumentParser(description="Đo thời gian và bộ nhớ của phân tích độ vững Monte Carlo (chiso.uncertainty).")
     p.add_argument("--draws", type=int, default=10_000, help="số lần rút ngẫu nhiên (mặc định 10000)")
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     print(f"Python {sys.version.split()[0]}, polars {pl.__version__}, numpy {__import__('numpy').__version__}")
-    header = f"{'case':<46} {'draws':>7} {'rows':>6} {'inputs':>6} {'build s':>8} {'MC s':>7} {'peak MiB':>9}"
+    header = (f"{'trường hợp':<46} {'lần rút':>8} {'dòng':>6} {'giả định':>8} {'dựng (giây)':>11} "
+              f"{'MC (giây)':>9} {'đỉnh (MiB)':>10}")
     print(header)
     print("-" * len(header))
     for name, source, meth in cases(args.periods, args.portal):
@@ -82,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert result.summary.height == model.n_rows
-        print(f"{name:<46} {args.draws:>7} {model.n_rows:>6} {len(model.inputs):>6} {build:>8.2f} {seconds:>7.2f} "
-              f"{peak / 2**20:>9.1f}")
+        print(f"{name:<46} {fmt_num(args.draws, 0):>8} {fmt_num(model.n_rows, 0):>6} {len(model.inputs):>8} "
+              f"{fmt_num(build):>11} {fmt_num(seconds):>9} {fmt_num(peak / 2**20, 1):>10}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"process peak RSS: {rss:.0f} MiB")
+    print(f"bộ nhớ thực đỉnh của tiến trình: {fmt_num(rss, 0)} MiB")
     return 0
 
 

@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+from chiso.cliparse import ArgumentParser  # noqa: E402
+from chiso.numbers import fmt_num  # noqa: E402
 
 
 def main(period: str) -> dict:
@@ -33,12 +36,22 @@ def main(period: str) -> dict:
         t2 = time.perf_counter()
     result = {"period": period, "documents": len(written) // 2, "notebook_s": round(t1 - t0, 2),
               "render_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2)}
-    print(f"Kỳ {period}: {result['documents']} báo cáo; notebook {result['notebook_s']} s, "
-          f"kết xuất HTML+PDF {result['render_s']} s, tổng {result['total_s']} s (mục tiêu < 30 s)")
+    print(f"Kỳ {period}: {result['documents']} báo cáo; notebook {fmt_num(result['notebook_s'])} giây, "
+          f"kết xuất HTML+PDF {fmt_num(result['render_s'])} giây, tổng {fmt_num(result['total_s'])} giây "
+          f"(mục tiêu dưới 30 giây)")
     return result
 
 
-if __name__ == "__main__":
-    res = [main(p) for p in (sys.argv[1:] or ["2024-07", "2026-10"])]
+def cli(argv: list[str] | None = None) -> int:
+    p = ArgumentParser(description="Đo thời gian chạy notebook báo cáo và kết xuất HTML, PDF mọi báo cáo của một "
+                                   "tháng (sau dvc repro); ghi kết quả vào benchmarks/render_period.json.")
+    p.add_argument("periods", nargs="*", default=["2024-07", "2026-10"],
+                   help="các tháng cần đo, dạng YYYY-MM (mặc định: 2024-07 và 2026-10)")
+    res = [main(period) for period in p.parse_args(argv).periods]
     out = ROOT / "benchmarks" / "render_period.json"
     out.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())

@@ -37,6 +37,7 @@ COMMANDS = {
     "benchmarks/run.py": lambda argv: _bench("run").main(argv),
     "benchmarks/decompose.py": lambda argv: _bench("decompose").main(argv),
     "benchmarks/montecarlo.py": lambda argv: _bench("montecarlo").main(argv),
+    "benchmarks/render_period.py": lambda argv: _bench("render_period").cli(argv),
 }
 SUBCOMMANDS = {
     "chiso": ["audit", "validate", "score", "render", "compare-runs"],
