@@ -167,3 +167,53 @@ def test_every_command_builds_its_parser_here():
     bare = [p.relative_to(ROOT).as_posix() for p in sources
             if p.name != "cliparse.py" and "argparse.ArgumentParser(" in p.read_text(encoding="utf-8")]
     assert bare == []
+
+
+@pytest.mark.parametrize(("name", "argv", "said"), [
+    ("chiso", ["score", "{tmp}/thieu.csv", "--methodology", "qd459-2023"], "Lỗi: Không tìm thấy tệp: {tmp}/thieu.csv"),
+    ("chiso", ["score", "{tmp}/thieu.csv", "--methodology", "qd000"], "Lỗi: Không tìm thấy phương pháp 'qd000'."),
+    ("chiso", ["audit", "{tmp}/thieu.csv"],
+     "Lỗi: tệp {tmp}/thieu.csv: Thiếu tệp mô tả thieu.meta.yaml đi kèm bảng số liệu."),
+    ("chiso.compare", ["gialai", "{tmp}/thieu.json", "--out", "{tmp}/out"], "Lỗi: Không tìm thấy tệp: {tmp}/thieu.json"),
+    ("chiso.compare", ["qd1187", "{tmp}/thieu", "--out", "{tmp}/out"],
+     "Lỗi: không tìm thấy tệp {tmp}/thieu/unit_counts.csv"),
+    ("chiso.dossiers", ["counts", "{tmp}/thieu.csv", "--out", "{tmp}/x.parquet"],
+     "Lỗi: tệp {tmp}/thieu.csv: Không tìm thấy tệp {tmp}/thieu.csv."),
+    ("chiso.uncertainty", ["khong-co", "--root", "{tmp}"],
+     "Lỗi: Không có bảng điểm hay bảng số liệu: {tmp}/data/processed/khong-co"),
+    ("chiso.synth", ["--start", "2025-01", "--end", "2024-01", "--out", "{tmp}/raw", "--root", str(ROOT)],
+     "Lỗi: Tháng cuối 2024-01 ở trước tháng đầu 2025-01."),
+    ("chiso.synth", ["--start", "2025-1", "--out", "{tmp}/raw", "--root", str(ROOT)],
+     "Lỗi: Kỳ báo cáo \"2025-1\" không hợp lệ: phải có dạng NNNN-TT, ví dụ 2024-06."),
+])
+def test_a_failing_command_says_why_in_one_vietnamese_line(capsys, tmp_path, name, argv, said):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert COMMANDS[name](argv) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and err.count("\n") == 1, err          # no traceback, no English second line
+    assert err.rstrip("\n").startswith(said.replace("{tmp}", str(tmp_path)))
+
+
+def test_missing_file_messages():
+    import polars as pl
+
+    with pytest.raises(FileNotFoundError) as os_error:
+        open("/khong/co/tep.csv", encoding="utf-8")
+    assert cliparse.missing_file(os_error.value) == "không tìm thấy tệp /khong/co/tep.csv"
+    with pytest.raises(FileNotFoundError) as polars_error:
+        pl.read_csv("/khong/co/tep.csv")
+    assert cliparse.missing_file(polars_error.value) == "không tìm thấy tệp /khong/co/tep.csv"
+    ours = FileNotFoundError(2, "Không có tệp units*.parquet", "lan-chay")
+    assert cliparse.missing_file(ours) == "Không có tệp units*.parquet: lan-chay"
+    assert cliparse.missing_file(FileNotFoundError("bảng 2024: chưa có points.parquet")) == \
+        "bảng 2024: chưa có points.parquet"
+
+
+def test_run_passes_other_errors_on():
+    """Only the errors an analyst can act on become a message; a bug keeps its traceback."""
+    def broken() -> int:
+        raise ZeroDivisionError("lỗi lập trình")
+
+    with pytest.raises(ZeroDivisionError):
+        cliparse.run(broken)
+    assert cliparse.run(lambda: 0) == 0

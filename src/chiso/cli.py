@@ -11,9 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .cliparse import ArgumentParser
-from .errors import InputError, RenderError
-from .methodology import MethodologyError
+from .cliparse import ArgumentParser, run
 
 
 def _print_table(df: pl.DataFrame, limit: int = 60) -> None:
@@ -152,17 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (InputError, MethodologyError) as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 2
-    except RenderError as exc:
-        print(f"Lỗi: {exc.message_vi}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"Lỗi: không tìm thấy tệp {exc.filename}", file=sys.stderr)
-        return 2
+    return run(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,20 @@ parser with ``ArgumentParser`` from here, so that the help and the errors an
 analyst reads are Vietnamese throughout. Error messages are translated from
 argparse's English (Python 3.11) by the patterns in ``MESSAGES``; a message no
 pattern knows is shown as argparse wrote it.
+
+``run`` runs a command's work and turns the errors an analyst can act on (a bad
+input, a missing file, an inconsistent methodology, a failed render) into one
+Vietnamese line and exit status 2, instead of a Python traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 USAGE_PREFIX = "Cách dùng: "
@@ -79,3 +86,36 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: {ERROR_WORD}: {translate(message)}\n")
+
+
+_POLARS_MISSING = re.compile(r".*\(os error \d+\): (?P<path>.+)", re.S)
+
+
+def missing_file(exc: FileNotFoundError) -> str:
+    """What to tell about a file that is not there: the project's own Vietnamese reason
+    when it gave one, else "không tìm thấy tệp …" with the path (from Python or polars)."""
+    english = {os.strerror(errno.ENOENT), None}
+    if exc.strerror not in english and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    name = exc.filename or (m["path"] if (m := _POLARS_MISSING.fullmatch(str(exc))) else None)
+    return f"không tìm thấy tệp {name}" if name else str(exc)
+
+
+def run(body: Callable[[], int]) -> int:
+    """``body()``, its exit status; an input, file, methodology or render error is printed
+    on standard error as "Lỗi: …" in Vietnamese and gives exit status 2."""
+    from .errors import InputError, RenderError
+    from .methodology import MethodologyError
+
+    try:
+        return body()
+    except InputError as exc:
+        said = exc.vietnamese
+    except RenderError as exc:
+        said = exc.message_vi
+    except MethodologyError as exc:
+        said = str(exc)
+    except FileNotFoundError as exc:
+        said = missing_file(exc)
+    print(f"Lỗi: {said}", file=sys.stderr)
+    return 2

@@ -20,7 +20,7 @@ import polars as pl
 import yaml
 
 from . import methodology as _methodology
-from .cliparse import ArgumentParser
+from .cliparse import ArgumentParser, run
 from .counts import (BASIS_CARRIED, indicator_points, read_counts, read_qd1187, read_qd1187_forms, unit_table)
 from .io import atomic_write_text, write_parquet
 from .numbers import round_half_up_expr
@@ -333,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("qd1187", help="tính lại các tiêu chí QĐ 1187 và liệt kê chỗ lệch với điểm công bố")
     q.add_argument("folder", help="thư mục bản chép báo cáo quý (data/raw/qd1187/<mã>)")
     q.add_argument("--out", help="thư mục ghi kết quả (mặc định: data/processed/qd1187/<mã>)")
-    args = p.parse_args(argv)
+    return run(lambda: _command(p.parse_args(argv)))
+
+
+def _command(args) -> int:
     with pl.Config(tbl_rows=60, tbl_cols=20, fmt_str_lengths=80, tbl_width_chars=200):
         if args.what == "gialai":
             written = write_national_vs_provincial(args.file, args.out)

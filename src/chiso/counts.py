@@ -355,7 +355,7 @@ def read_counts_located(path: str | Path) -> pl.DataFrame:
     position in the portal's ``unitsDetail``, of every counts row (for error messages)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(2, "No such file", str(path))
+        raise FileNotFoundError(2, "Không tìm thấy tệp", str(path))
     data = path.read_bytes()
     if sniff.is_xlsx(data):
         return _read_template(path)

@@ -1245,7 +1245,7 @@ def _write(df: pl.DataFrame, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cliparse import ArgumentParser
+    from .cliparse import ArgumentParser, run
 
     p = ArgumentParser(prog="python -m chiso.dossiers",
                        description="Đọc tệp hồ sơ (một dòng một hồ sơ) và tổng hợp thành bảng số liệu chỉ số.")
@@ -1263,23 +1263,26 @@ def main(argv: list[str] | None = None) -> int:
     pc.add_argument("--as-of", help="ngày xuất dữ liệu (dd/mm/yyyy hoặc yyyy-mm-dd): kỳ chưa kết thúc được đánh dấu số liệu tạm")
     pc.add_argument("--out", required=True, help="tệp kết quả (.parquet hoặc .csv)")
     args = p.parse_args(argv)
-    try:
-        if args.cmd == "ingest":
-            out = ingest(args.file, args.out, table="petitions" if args.petitions else "dossiers")
-            print(f"Đã ghi {out}.")
-            return 0
-        as_of = None
-        if args.as_of:
-            as_of = pl.select(_parse_date(pl.lit(args.as_of))).item()
-            if as_of is None:
-                raise InputError(f"Ngày '{args.as_of}' không hợp lệ.", "Invalid date.", column="--as-of", rule="date_format")
-        df = aggregate(args.file, args.period, freq=args.freq, units=args.units, petitions=args.petitions, as_of=as_of)
-        _write(df, Path(args.out))
-        print(f"Đã ghi {args.out}: {df.height} dòng ({df['period'].n_unique()} kỳ, {df['unit_code'].n_unique()} đơn vị).")
+    return run(lambda: _command(args))
+
+
+def _command(args) -> int:
+    from .numbers import fmt_count
+
+    if args.cmd == "ingest":
+        out = ingest(args.file, args.out, table="petitions" if args.petitions else "dossiers")
+        print(f"Đã ghi {out}.")
         return 0
-    except InputError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 2
+    as_of = None
+    if args.as_of:
+        as_of = pl.select(_parse_date(pl.lit(args.as_of))).item()
+        if as_of is None:
+            raise InputError(f"Ngày '{args.as_of}' không hợp lệ.", "Invalid date.", column="--as-of", rule="date_format")
+    df = aggregate(args.file, args.period, freq=args.freq, units=args.units, petitions=args.petitions, as_of=as_of)
+    _write(df, Path(args.out))
+    print(f"Đã ghi {args.out}: {fmt_count(df.height)} dòng ({df['period'].n_unique()} kỳ, "
+          f"{fmt_count(df['unit_code'].n_unique())} đơn vị).")
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ class InputError(ValueError):
         if column:
             where.append(f"cột {column}")
         prefix = (", ".join(where) + ": ") if where else ""
-        super().__init__(f"{prefix}{message_vi}\n[{rule or 'input'}] {message_en}")
+        self.vietnamese = f"{prefix}{message_vi}"      # what a command prints (chiso.cliparse.run)
+        super().__init__(f"{self.vietnamese}\n[{rule or 'input'}] {message_en}")
 
 
 class RenderError(RuntimeError):

@@ -51,8 +51,9 @@ import numpy as np
 import polars as pl
 
 from . import methodology as _methodology
-from .cliparse import ArgumentParser
+from .cliparse import ArgumentParser, run
 from .counts import indicator_points, normalize_counts
+from .errors import InputError
 from .numbers import round_half_up
 from .units import load_crosswalk, load_registry, units_valid_on
 
@@ -171,11 +172,14 @@ def seeded_rng(seed: int, *stream: int) -> np.random.Generator:
 
 def period_range(start: str, end: str) -> list[str]:
     """Every month ``YYYY-MM`` from ``start`` to ``end`` inclusive."""
-    y0, m0 = map(int, start.split("-"))
-    y1, m1 = map(int, end.split("-"))
+    from .periods import check_period
+
+    y0, m0 = map(int, check_period(start).split("-"))
+    y1, m1 = map(int, check_period(end).split("-"))
     first, last = y0 * 12 + m0 - 1, y1 * 12 + m1 - 1
     if last < first:
-        raise ValueError(f"end {end} before start {start}")
+        raise InputError(f"Tháng cuối {end} ở trước tháng đầu {start}.", f"End {end} before start {start}.",
+                         rule="period_order")
     return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(first, last + 1)]
 
 
@@ -614,8 +618,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default=".", help="gốc dự án (chứa data/raw/units/)")
     ap.add_argument("-q", "--quiet", action="store_true", help="không in tiến độ từng tháng")
     args = ap.parse_args(argv)
-    generate(args.out, args.start, args.end, args.seed, args.root, verbose=not args.quiet)
-    return 0
+
+    def command() -> int:
+        generate(args.out, args.start, args.end, args.seed, args.root, verbose=not args.quiet)
+        return 0
+
+    return run(command)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .cliparse import ArgumentParser
+from .cliparse import ArgumentParser, run
 from .dossiers import CHANNELS
 from .io import atomic_write
 from .synth import seeded_rng
@@ -243,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="số dòng mỗi row group")
     p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến độ")
     args = p.parse_args(argv)
+    return run(lambda: _command(args))
+
+
+def _command(args) -> int:
     generate(args.rows, args.out, seed=args.seed, year=args.year, chunk_rows=args.chunk_rows,
              progress=not args.no_progress)
     if args.units_out:
