@@ -237,6 +237,21 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["units.parquet"]  # no temporary file left
 
 
+
+def test_atomic_write_removes_the_temporary_file_a_killed_run_left(tmp_path):
+    """A SIGKILL during a write leaves ``.units.parquet.<random>.tmp`` (no Python cleanup
+    runs); the next write of that file removes it, and no other file's."""
+    from chiso import io
+
+    target = tmp_path / "units.parquet"
+    left = tmp_path / ".units.parquet.k1ll3d.tmp"
+    other = tmp_path / ".groups.parquet.k1ll3d.tmp"
+    left.write_bytes(b"partial")
+    other.write_bytes(b"partial")
+    io.write_parquet(pl.DataFrame({"a": [1]}), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".groups.parquet.k1ll3d.tmp", "units.parquet"]
+    assert pl.read_parquet(target)["a"].to_list() == [1]
+
 # ---------------------------------------------------------------------------
 # Determinism: two clean runs, two copies
 # ---------------------------------------------------------------------------

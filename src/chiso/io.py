@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -12,9 +13,13 @@ import polars as pl
 
 def atomic_write(path: str | Path, write) -> Path:
     """``write(tmp)`` to a temporary file next to ``path``, flushed to disk, readable by
-    all (mkstemp creates 0600), then renamed over ``path``: a reader never sees half a file."""
+    all (mkstemp creates 0600), then renamed over ``path``: a reader never sees half a file.
+    A temporary file of ``path`` left by a run that was killed while writing is removed
+    first (DVC writes one stage at a time, so no other writer of ``path`` is running)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
