@@ -217,3 +217,61 @@ def test_run_passes_other_errors_on():
     with pytest.raises(ZeroDivisionError):
         cliparse.run(broken)
     assert cliparse.run(lambda: 0) == 0
+
+
+# -- what the commands print: Vietnamese tables -----------------------------------------
+def _plain(text: str) -> str:
+    """Printed table text with its frame and line breaks taken out (cells wrap)."""
+    return " ".join(re.sub(r"[│┆┌┐└┘├┤┬┴┼─═╞╡╪]", " ", text).split())
+
+
+def test_score_prints_units_in_vietnamese(capsys):
+    from chiso import cli
+
+    assert cli.main(["score", str(ROOT / "data/raw/2024-06/bieu_mau_2024-06.csv"), "--methodology", "qd459-2023",
+                     "--limit", "200"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("159 đơn vị được chấm theo qd459-2023:")
+    assert "Hạng ┆ Đơn vị ┆ Nhóm đơn vị ┆ Điểm ┆ Điểm tối đa ┆ Điểm quy đổi ┆ Xếp loại" in " ".join(out.split())
+    assert "3 Sở Giao thông vận tải Sở, ban, ngành cấp tỉnh 9,73 10 97,27 Xuất sắc" in _plain(out)
+    assert not re.search(r"total|converted|null|\d\.\d", out)
+
+
+def test_audit_prints_every_explanation_whole(capsys, tmp_path):
+    """Not on a terminal (here: captured), each row is one line: nothing cut, nothing wrapped."""
+    from chiso import cli
+
+    assert cli.main(["audit", str(ROOT / "data/raw/published/huyen-dienbien_2023-07.csv"), "--out", str(tmp_path)]) == 0
+    out = _plain(capsys.readouterr().out)
+    assert ("1 Trung tâm QLĐĐ Tổng điểm đạt được Tổng điểm không bằng tổng các chỉ số Lỗi 58,69 58,94 Tổng điểm in "
+            "58,69 khác tổng các chỉ số của dòng (58,94); điểm quy đổi in khớp với tổng đúng, nên tổng in là lỗi đánh "
+            "máy.") in out
+    assert "Dòng Đơn vị Trường Vấn đề Mức độ Số in Số tính lại Giải thích" in out
+    assert "…" not in out and "total_not_sum" not in out
+
+
+def test_validate_prints_the_failed_rules_in_vietnamese(capsys, tmp_path):
+    from chiso import cli
+
+    name = "dienbiendong_2024-06"
+    src = ROOT / "data/raw/published"
+    csv = tmp_path / f"{name}.csv"
+    csv.write_text((src / f"{name}.csv").read_text(encoding="utf-8").replace('"9,3","9,3"', '"9,3","chín"'),
+                   encoding="utf-8")
+    (tmp_path / f"{name}.meta.yaml").write_text((src / f"{name}.meta.yaml").read_text(encoding="utf-8"),
+                                                encoding="utf-8")
+    assert cli.main(["--params", str(ROOT / "params.yaml"), "validate", str(csv)]) == 2
+    out = _plain(capsys.readouterr().out)
+    assert "KHÔNG ĐẠT" in out and "Kết quả Mức độ Cột Quy tắc Đơn vị vi phạm Giá trị vi phạm Vị trí trong tệp" in out
+    assert "Không đạt Bắt buộc" in out and "UBND Na Son" in out and "chín" in out
+
+
+def test_compare_qd1187_prints_the_mismatches_in_vietnamese(capsys, tmp_path):
+    from chiso import compare
+
+    assert compare.main(["qd1187", str(ROOT / "data/raw/qd1187/dienbienphu_2022-Q1"), "--out", str(tmp_path)]) == 0
+    out = _plain(capsys.readouterr().out)
+    assert out.startswith("21 chỗ lệch giữa điểm tính lại và điểm công bố")
+    assert "Đơn vị Tiêu chí Công bố Tính lại Chênh lệch Giải thích" in out
+    assert "Phòng Quản lý đô thị TC 3 1,91 1,95 +0,04 Đơn vị không báo cáo số lần liên hệ" in out
+    assert "recomputed_rounded" not in out and "…" not in out

@@ -259,3 +259,54 @@ def write_findings(findings: pl.DataFrame, csv_path: str | Path, json_path: str 
     from .io import atomic_write_text
     atomic_write_text(csv_path, findings.write_csv())
     atomic_write_text(json_path, json.dumps(findings.to_dicts(), ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# Findings in Vietnamese (the monthly report's table and ``chiso audit``)
+# ---------------------------------------------------------------------------
+CHECK_VI = {
+    "indicator_above_max": "Điểm vượt điểm tối đa",
+    "negative_value": "Điểm âm",
+    "unparseable_cell": "Ô không đọc được",
+    "mixed_decimal_separator": "Dấu thập phân lẫn lộn",
+    "total_not_sum": "Tổng điểm không bằng tổng các chỉ số",
+    "max_mismatch": "Điểm tối đa sai",
+    "converted_mismatch": "Điểm quy đổi sai",
+    "unknown_tier": "Xếp loại không hợp lệ",
+    "tier_abbreviation": "Xếp loại viết tắt",
+    "tier_vs_printed_score": "Xếp loại sai ngưỡng",
+    "tier_vs_recomputed": "Xếp loại khác kết quả tính lại",
+    "zero_on_dossier_indicators": "0 điểm mọi chỉ số hồ sơ",
+    "duplicate_unit": "Đơn vị trùng",
+    "text_count_mismatch": "Văn bản đếm sai số đơn vị",
+    "text_unit_mismatch": "Văn bản nêu tên khác bảng",
+}
+SEVERITY_VI = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
+
+FIELD_VI = {"published_total": "Tổng điểm đạt được", "published_max": "Điểm tối đa", "published_converted": "Tổng điểm quy đổi",
+            "published_tier": "Xếp loại", "unit": "Tên đơn vị", "units_scored": "Số đơn vị được chấm", "*": "Các chỉ số tính từ hồ sơ"}
+
+
+def field_label(field: str | None, meth: Methodology) -> str:
+    """Vietnamese label of an audited field: "Số hóa hồ sơ – Chỉ số 2", "Tổng điểm đạt được"."""
+    if field is None:
+        return "-"
+    if field in FIELD_VI:
+        return FIELD_VI[field]
+    if field.startswith("tier:"):
+        return f"Số đơn vị loại {field[5:]}"
+    try:
+        ind = meth.indicator(field)
+    except KeyError:
+        return field
+    return f"{meth.group_name(ind.group)} – {ind.label}" if ind.label.startswith("Chỉ số") else ind.label
+
+
+FINDING_COLUMNS = ("Đơn vị", "Trường", "Vấn đề", "Mức độ", "Số in", "Số tính lại", "Giải thích")
+
+
+def finding_rows(findings: pl.DataFrame, meth: Methodology) -> list[list[str]]:
+    """One row of text per finding, under ``FINDING_COLUMNS``."""
+    return [[r["unit"] or "(nhóm)", field_label(r["field"], meth), CHECK_VI.get(r["check"], r["check"]),
+             SEVERITY_VI.get(r["severity"], r["severity"]), r["published"] or "-", r["recomputed"] or "-", r["message"]]
+            for r in findings.iter_rows(named=True)]

@@ -11,12 +11,25 @@ from pathlib import Path
 
 import polars as pl
 
-from .cliparse import ArgumentParser, run
+from .cliparse import ArgumentParser, print_rows, run
+from .numbers import fmt_num, fmt_units
 
 
-def _print_table(df: pl.DataFrame, limit: int = 60) -> None:
-    with pl.Config(tbl_rows=limit, tbl_cols=20, fmt_str_lengths=90, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
-        print(df)
+UNIT_COLUMNS = ("Hạng", "Đơn vị", "Nhóm đơn vị", "Điểm", "Điểm tối đa", "Điểm quy đổi", "Xếp loại")
+
+
+def unit_rows(units: pl.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The scored units as ``chiso score`` prints them: headings and rows of text, with
+    the period first when there are several and the reason when a unit is not ranked."""
+    several = units["period"].n_unique() > 1 if "period" in units.columns else False
+    reason = "reason" in units.columns and units["reason"].null_count() < units.height
+    columns = ["Kỳ"] * several + list(UNIT_COLUMNS) + ["Ghi chú"] * reason
+    rows = [[r["period"]] * several
+            + ["-" if r["rank"] is None else str(r["rank"]), r["unit"], r["unit_group"], fmt_num(r["total_rounded"]),
+               fmt_num(r["applicable_max"], strip=True), fmt_num(r["converted_rounded"]), r["tier"] or "-"]
+            + [r["reason"] or ""] * reason
+            for r in units.iter_rows(named=True)]
+    return columns, rows
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -36,7 +49,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
           f"{findings.filter(pl.col('severity') == 'warning').height} cảnh báo, "
           f"{findings.filter(pl.col('severity') == 'info').height} thông tin.")
     if findings.height:
-        _print_table(findings.select("row", "unit", "field", "check", "severity", "published", "recomputed", "message"))
+        print_rows(["Dòng", *audit.FINDING_COLUMNS],
+                   [["-" if row is None else str(row), *cells]
+                    for row, cells in zip(findings["row"], audit.finding_rows(findings, meth), strict=True)])
     print(f"Đã ghi: {csv_path} và {json_path}")
     return 1 if (errors and args.strict) else 0
 
@@ -53,7 +68,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"Kiểm tra {path.name} bằng bộ {outcome.suite}: {'ĐẠT' if outcome.success else 'KHÔNG ĐẠT'} "
           f"({outcome.results.height} quy tắc, {failed.height} không đạt).")
     if failed.height:
-        _print_table(failed.select("severity", "column", "rule_vi", "units", "values"))
+        from .reports.validation import RULE_COLUMNS, rule_rows
+
+        print_rows(RULE_COLUMNS, rule_rows(failed))
     return 0 if outcome.success else 2
 
 
@@ -90,7 +107,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.units_out, units.write_csv())
         print(f"Đã ghi điểm từng đơn vị: {args.units_out}")
-    _print_table(units, limit=args.limit)
+    columns, rows = unit_rows(units)
+    print(f"{fmt_units(len(rows))} đơn vị được chấm theo {args.methodology}:")
+    print_rows(columns, rows, limit=args.limit)
     return 0
 
 

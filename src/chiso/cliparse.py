@@ -119,3 +119,26 @@ def run(body: Callable[[], int]) -> int:
         said = missing_file(exc)
     print(f"Lỗi: {said}", file=sys.stderr)
     return 2
+
+
+def print_rows(columns: list[str] | tuple[str, ...], rows: list[list[str]], limit: int | None = None) -> None:
+    """``print_frame`` of rows of text cells under ``columns`` (Vietnamese headings)."""
+    import polars as pl
+
+    print_frame(pl.DataFrame([list(r) for r in rows], schema=[(c, pl.String) for c in columns], orient="row"), limit)
+
+
+def print_frame(frame, limit: int | None = None) -> None:
+    """A table on standard output, its column names as headings, no type line, a missing
+    cell as "-", cells whole: on a terminal a long explanation wraps to its width instead
+    of being cut; written to a file or a pipe, each row stays on one line (for grep).
+    ``limit``: first and last rows only when there are more."""
+    import shutil
+
+    import polars as pl
+
+    frame = frame.select(pl.all().cast(pl.String).fill_null("-"))
+    width = max(100, shutil.get_terminal_size().columns) if sys.stdout.isatty() else 65_535   # polars' maximum
+    with pl.Config(tbl_rows=limit or max(frame.height, 1), tbl_cols=frame.width, fmt_str_lengths=1000,
+                   tbl_width_chars=width, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(frame)

@@ -20,10 +20,10 @@ import polars as pl
 import yaml
 
 from . import methodology as _methodology
-from .cliparse import ArgumentParser, run
+from .cliparse import ArgumentParser, print_rows, run
 from .counts import (BASIS_CARRIED, indicator_points, read_counts, read_qd1187, read_qd1187_forms, unit_table)
 from .io import atomic_write_text, write_parquet
-from .numbers import round_half_up_expr
+from .numbers import fmt_count, fmt_num, fmt_signed, round_half_up_expr
 from .stages import check_table_id
 
 DEFAULT_OUT = Path("data/processed/portal_gialai")
@@ -267,6 +267,20 @@ def mismatches(comparison: pl.DataFrame) -> pl.DataFrame:
     return comparison.filter(pl.col("status") == STATUS_MISMATCH)
 
 
+MISMATCH_COLUMNS = ("Đơn vị", "Tiêu chí", "Công bố", "Tính lại", "Chênh lệch", "Giải thích")
+
+
+def criterion_label(code: str) -> str:
+    """"tc3" → "TC 3", "total" → "Tổng"."""
+    return "Tổng" if code == "total" else code.replace("tc", "TC ") if code.startswith("tc") else code
+
+
+def mismatch_rows(mismatched: pl.DataFrame) -> list[list[str]]:
+    """One row of text per mismatch (``mismatches``), under ``MISMATCH_COLUMNS``."""
+    return [[r["unit"], criterion_label(r["indicator"]), fmt_num(r["published"]), fmt_num(r["recomputed_rounded"]),
+             fmt_signed(r["diff"]), r["reason"] or ""] for r in mismatched.iter_rows(named=True)]
+
+
 def qd1187_discrepancies(folder: str | Path, overrides: dict[str, Any] | None = None) -> pl.DataFrame:
     """Only the published criterion scores (and totals) that the counts do not reproduce."""
     return mismatches(qd1187_comparison(folder, overrides))
@@ -348,8 +362,8 @@ def _command(args) -> int:
             table = qd1187_comparison(folder)
             disc = write_qd1187(table, out)
             atomic_write_text(out / "comparison.csv", table.write_csv())
-            print(f"{disc.height} chỗ lệch giữa điểm tính lại và điểm công bố; đã ghi {out / 'comparison.csv'}")
-            print(disc.select("level", "unit", "indicator", "published", "recomputed_rounded", "reason"))
+            print(f"{fmt_count(disc.height)} chỗ lệch giữa điểm tính lại và điểm công bố; đã ghi {out / 'comparison.csv'}")
+            print_rows(MISMATCH_COLUMNS, mismatch_rows(disc))
     return 0
 
 

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import polars as pl
 
 from . import analysis, scoring
-from .cliparse import ArgumentParser, run
+from .cliparse import ArgumentParser, print_frame, run
 from .uncertainty import exclude_no_dossier, given_no_dossier_policy, infer_no_dossier, is_counts
 from .methodology import Methodology, MethodologyError, from_raw
 from .scoring import UNIT_KEYS
@@ -493,9 +493,7 @@ def cmd_compare_runs(args: argparse.Namespace) -> int:
           + (f", {fmt_units(n_other)} đơn vị chỉ được chấm điểm ở một lần chạy" if n_other else "") + ".")
     shown = diff if args.show_all else changed
     if shown.height:
-        with pl.Config(tbl_rows=200, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=220,
-                       tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-            print(display_changes(shown.drop("tier_change", "changed", "rank_change")))
+        print_frame(display_changes(shown.drop("tier_change", "changed", "rank_change")), limit=200)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -137,11 +137,6 @@ def national_blocks(capture: str, params_file: str | Path = "params.yaml", root:
     return blocks
 
 
-def _criterion(code: str) -> str:
-    """"tc3" → "TC 3", "total" → "Tổng"."""
-    return "Tổng" if code == "total" else code.replace("tc", "TC ") if code.startswith("tc") else code
-
-
 # ----------------------------------------------------------------------------------
 # QĐ 1187: a quarterly report recomputed from its counts
 # ----------------------------------------------------------------------------------
@@ -173,10 +168,7 @@ def qd1187_blocks(report_id: str, params_file: str | Path = "params.yaml", root:
     ]
     if wrong.height:
         blocks.append(doc.Table(
-            columns=["Đơn vị", "Tiêu chí", "Công bố", "Tính lại", "Chênh lệch", "Giải thích"],
-            rows=[[r["unit"], _criterion(r["indicator"]), fmt_num(r["published"]), fmt_num(r["recomputed_rounded"]),
-                   fmt_signed(r["diff"]), r["reason"] or ""]
-                  for r in wrong.iter_rows(named=True)],
+            columns=list(compare.MISMATCH_COLUMNS), rows=compare.mismatch_rows(wrong),
             widths=[2.2, 0.8, 0.8, 0.8, 0.9, 4.6], sortable=True,
             caption=f"Bảng 1. {fmt_count(wrong.height)} giá trị công bố khác giá trị tính lại "
                     f"(cũng ghi trong data/processed/qd1187/{report_id}/discrepancies.csv)"))

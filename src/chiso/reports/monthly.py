@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import doc
+from ..audit import FINDING_COLUMNS, finding_rows
 from ..io import sha256
 from ..lineage import code_version, file_entries, generation_iso, generation_time
 from ..methodology import Methodology
@@ -22,24 +23,6 @@ from ..stages import Layout, _methodology_for
 from .assessment import achievements, gap_table, recommendation_items, short_name, weakness_items
 from .sections import appendix, changed_knobs, knobs_callout, result_charts, tier_results
 
-CHECK_VI = {
-    "indicator_above_max": "Điểm vượt điểm tối đa",
-    "negative_value": "Điểm âm",
-    "unparseable_cell": "Ô không đọc được",
-    "mixed_decimal_separator": "Dấu thập phân lẫn lộn",
-    "total_not_sum": "Tổng điểm không bằng tổng các chỉ số",
-    "max_mismatch": "Điểm tối đa sai",
-    "converted_mismatch": "Điểm quy đổi sai",
-    "unknown_tier": "Xếp loại không hợp lệ",
-    "tier_abbreviation": "Xếp loại viết tắt",
-    "tier_vs_printed_score": "Xếp loại sai ngưỡng",
-    "tier_vs_recomputed": "Xếp loại khác kết quả tính lại",
-    "zero_on_dossier_indicators": "0 điểm mọi chỉ số hồ sơ",
-    "duplicate_unit": "Đơn vị trùng",
-    "text_count_mismatch": "Văn bản đếm sai số đơn vị",
-    "text_unit_mismatch": "Văn bản nêu tên khác bảng",
-}
-SEVERITY_VI = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
 
 
 def period_words(period: str) -> tuple[int, int]:
@@ -179,25 +162,6 @@ def _issuer_text(meta: dict) -> str:
     return "UBND " + meta.get("area_name", issuer) if issuer.startswith("UBND") else issuer
 
 
-FIELD_VI = {"published_total": "Tổng điểm đạt được", "published_max": "Điểm tối đa", "published_converted": "Tổng điểm quy đổi",
-            "published_tier": "Xếp loại", "unit": "Tên đơn vị", "units_scored": "Số đơn vị được chấm", "*": "Các chỉ số tính từ hồ sơ"}
-
-
-def field_label(field: str | None, meth: Methodology) -> str:
-    """Vietnamese label of an audited field: "Số hóa hồ sơ – Chỉ số 2", "Tổng điểm đạt được"."""
-    if field is None:
-        return "-"
-    if field in FIELD_VI:
-        return FIELD_VI[field]
-    if field.startswith("tier:"):
-        return f"Số đơn vị loại {field[5:]}"
-    try:
-        ind = meth.indicator(field)
-    except KeyError:
-        return field
-    return f"{meth.group_name(ind.group)} – {ind.label}" if ind.label.startswith("Chỉ số") else ind.label
-
-
 def audit_blocks(findings: pl.DataFrame, n_rows: int, meth: Methodology) -> list[doc.Block]:
     errors = findings.filter(pl.col("severity") == "error")
     warnings = findings.filter(pl.col("severity") == "warning")
@@ -210,11 +174,8 @@ def audit_blocks(findings: pl.DataFrame, n_rows: int, meth: Methodology) -> list
     if text_checks.height == 0:
         inner.append(doc.Paragraph("Số đơn vị theo từng loại và tên đơn vị nêu trong văn bản báo cáo khớp với bảng tính lại."))
     if findings.height:
-        rows = [[r["unit"] or "(nhóm)", field_label(r["field"], meth), CHECK_VI.get(r["check"], r["check"]), SEVERITY_VI.get(r["severity"], r["severity"]),
-                 r["published"] or "-", r["recomputed"] or "-", r["message"]]
-                for r in findings.iter_rows(named=True)]
-        inner.append(doc.Table(columns=["Đơn vị", "Trường", "Vấn đề", "Mức độ", "Số in", "Số tính lại", "Giải thích"],
-                               rows=rows, caption="Các sai lệch phát hiện trong bảng công bố",
+        inner.append(doc.Table(columns=list(FINDING_COLUMNS), rows=finding_rows(findings, meth),
+                               caption="Các sai lệch phát hiện trong bảng công bố",
                                widths=[1.3, 1.0, 1.3, 0.8, 0.7, 0.8, 3.2],
                                align=["left", "left", "left", "center", "right", "right", "left"]))
     else:

@@ -12,6 +12,27 @@ from ..validation import where_text
 SEVERITY_VI = {"critical": "Bắt buộc", "warning": "Cảnh báo", "info": "Thông tin"}
 
 
+RULE_COLUMNS = ("Kết quả", "Mức độ", "Cột", "Quy tắc", "Đơn vị vi phạm", "Giá trị vi phạm", "Vị trí trong tệp")
+
+
+def rule_rows(results) -> list[list[str]]:
+    """One row of text per validation rule (``ValidationOutcome.results``), under ``RULE_COLUMNS``."""
+    rows = []
+    for r in results.iter_rows(named=True):
+        units = ", ".join(r["units"][:12]) + (" …" if len(r["units"]) > 12 else "")
+        values = ", ".join(r["values"][:6])
+        rows.append([
+            "Đạt" if r["success"] else "Không đạt",
+            SEVERITY_VI.get(r["severity"], r["severity"]),
+            r["column"] or "(cả bảng)",
+            r["rule_vi"],
+            units or "-",
+            values or "-",
+            where_text(r, limit=6, short=True) or "-",
+        ])
+    return rows
+
+
 def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc.Block]:
     res = outcome.results
     failed = res.filter(~res["success"])
@@ -26,22 +47,7 @@ def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc
         doc.Paragraph(f"Kết quả: {status} Đã chạy {fmt_units(res.height)} quy tắc, "
                       f"{fmt_units(failed.height)} quy tắc không đạt."),
     ]
-    rows = []
-    for r in res.iter_rows(named=True):
-        units = ", ".join(r["units"][:12]) + (" …" if len(r["units"]) > 12 else "")
-        values = ", ".join(r["values"][:6])
-        rows.append([
-            "Đạt" if r["success"] else "Không đạt",
-            SEVERITY_VI.get(r["severity"], r["severity"]),
-            r["column"] or "(cả bảng)",
-            r["rule_vi"],
-            units or "-",
-            values or "-",
-            where_text(r, limit=6, short=True) or "-",
-        ])
-    blocks.append(doc.Table(columns=["Kết quả", "Mức độ", "Cột", "Quy tắc", "Đơn vị vi phạm", "Giá trị vi phạm",
-                                     "Vị trí trong tệp"],
-                            rows=rows, sortable=True, searchable=True,
+    blocks.append(doc.Table(columns=list(RULE_COLUMNS), rows=rule_rows(res), sortable=True, searchable=True,
                             caption="Kết quả từng quy tắc kiểm tra"))
     blocks.extend(repair_blocks(outcome.repairs))
     return blocks
