@@ -10,7 +10,8 @@ pattern knows is shown as argparse wrote it.
 
 ``run`` runs a command's work and turns the errors an analyst can act on (a bad
 input, a missing file, an inconsistent methodology, a failed render) into one
-Vietnamese line and exit status 2, instead of a Python traceback.
+Vietnamese line and exit status 2, instead of a Python traceback. ``print_rows``
+and ``print_frame`` print the commands' tables: Vietnamese headings, cells whole.
 """
 
 from __future__ import annotations
