@@ -126,10 +126,15 @@ def _error(parser: cliparse.ArgumentParser, argv: list[str], capsys) -> str:
     return capsys.readouterr().err.rstrip("\n").rsplit("\n", 1)[-1]
 
 
-def test_every_message_argparse_writes_is_translated(capsys):
-    """Each pattern of ``MESSAGES`` is met by the message argparse itself writes, so a
+def test_every_message_argparse_writes_is_translated(capsys, monkeypatch):
+    """Each pattern of ``MESSAGES`` is met by a message argparse itself writes, so a
     change of wording in Python's argparse fails here instead of reaching analysts."""
+    written = []
+    translate = cliparse.translate
+    monkeypatch.setattr(cliparse, "translate", lambda message: written.append(message) or translate(message))
     p = cliparse.ArgumentParser(prog="lenh")
+    p.add_argument("--mode", choices=["a", "b"])
+    p.add_argument("--count", type=int)
     p.add_argument("--pair", nargs=2)
     p.add_argument("--many", nargs="+")
     p.add_argument("--flag", action="store_true")
@@ -147,11 +152,22 @@ def test_every_message_argparse_writes_is_translated(capsys):
         "--a1 --flag=có": "lenh: lỗi: tham số --flag: tham số này không nhận giá trị ('có')",
         "--a1 --rate 1,5": "lenh: lỗi: tham số --rate: '1,5' không phải một số",
         "--a1 --alp x": "lenh: lỗi: tùy chọn --alp chưa rõ, có thể là: --alpha, --alps",
+        "--a1 --mode c": "lenh: lỗi: tham số --mode: không có lựa chọn 'c' (chọn một trong: 'a', 'b')",
+        "--a1 --count hai": "lenh: lỗi: tham số --count: 'hai' không phải một số nguyên",
+        "--a1 --pair": "lenh: lỗi: tham số --pair: cần 2 giá trị",
+        "--a1 --alpha": "lenh: lỗi: tham số --alpha: cần một giá trị",
+        "--a1 thừa": "lenh: lỗi: không hiểu tham số: thừa",
     }
     seen = {}
     for argv, expected in cases.items():
         seen[argv] = _error(p, argv.split(), capsys)
     assert seen == cases
+    required = cliparse.ArgumentParser(prog="lenh")
+    required.add_argument("file")
+    assert _error(required, [], capsys) == "lenh: lỗi: thiếu tham số bắt buộc: file"
+    bodies = [m.split(": ", 1)[1] if m.startswith("argument ") else m for m in written]
+    unmet = [pattern for pattern, _ in cliparse.MESSAGES if not any(re.fullmatch(pattern, b, re.S) for b in bodies)]
+    assert unmet == []
 
 
 def test_an_unknown_message_is_kept_as_written():

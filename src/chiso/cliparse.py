@@ -38,14 +38,12 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     (r"invalid choice: (?P<v>.+) \(choose from (?P<c>.+)\)", "không có lựa chọn {v} (chọn một trong: {c})"),
     (r"invalid (?P<t>\w+) value: (?P<v>.+)", "{v} không phải {t}"),
     (r"expected one argument", "cần một giá trị"),
-    (r"expected at most one argument", "chỉ nhận nhiều nhất một giá trị"),
     (r"expected at least one argument", "cần ít nhất một giá trị"),
     (r"expected (?P<n>\d+) arguments?", "cần {n} giá trị"),
     (r"not allowed with argument (?P<a>.+)", "không dùng cùng với tham số {a}"),
     (r"one of the arguments (?P<a>.+) is required", "cần một trong các tham số {a}"),
     (r"ignored explicit argument (?P<v>.+)", "tham số này không nhận giá trị ({v})"),
     (r"ambiguous option: (?P<o>.+) could match (?P<m>.+)", "tùy chọn {o} chưa rõ, có thể là: {m}"),
-    (r"unexpected option string: (?P<o>.+)", "không hiểu tùy chọn {o}"),
 )
 _ARGUMENT = re.compile(r"argument (?P<name>[^:]+): (?P<rest>.+)", re.S)
 
