@@ -111,6 +111,7 @@ def _check_validation_files(root: Path) -> None:
     html = (periods.reports_dir(period, root) / "validation.html").read_text(encoding="utf-8")
     assert "Dữ liệu đã được tự động sửa" in html
     assert ("KHÔNG ĐẠT" in html) == (not data["success"])
+    assert "tham số lấy từ các phương pháp trong params.yaml." in html
 
 
 def _as_set(x) -> set:

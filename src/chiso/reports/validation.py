@@ -33,7 +33,9 @@ def rule_rows(results) -> list[list[str]]:
     return rows
 
 
-def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc.Block]:
+def validation_blocks(outcome, table_id: str, parameters_from: str) -> list[doc.Block]:
+    """The validation report; ``parameters_from`` says where the rules' parameters come from
+    ("phương pháp QĐ 459", "các phương pháp trong params.yaml")."""
     res = outcome.results
     failed = res.filter(~res["success"])
     status = ("**ĐẠT**: dữ liệu được dùng để tính điểm." if outcome.success
@@ -43,7 +45,7 @@ def validation_blocks(outcome, table_id: str, methodology_name: str) -> list[doc
                          generated_at=generation_iso()),
         doc.Heading(f"Kiểm tra dữ liệu đầu vào: {table_id}", 1),
         doc.Paragraph(f"Tệp: {outcome.file}. Bộ kiểm tra: expectations/{outcome.suite}.json (Great Expectations), "
-                      f"tham số lấy từ phương pháp {methodology_name}."),
+                      f"tham số lấy từ {parameters_from}."),
         doc.Paragraph(f"Kết quả: {status} Đã chạy {fmt_units(res.height)} quy tắc, "
                       f"{fmt_units(failed.height)} quy tắc không đạt."),
     ]
@@ -80,7 +82,7 @@ def repair_blocks(repairs) -> list[doc.Block]:
 def write_validation_report(outcome, table, meth, path: str | Path) -> Path:
     from ..render import write_html
 
-    blocks = validation_blocks(outcome, table.id, meth.short_name)
+    blocks = validation_blocks(outcome, table.id, f"phương pháp {meth.short_name}")
     write_html(blocks[0], blocks[1:], path)
     return Path(path)
 
