@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import polars as pl
 
@@ -13,6 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw" / "published"
 CAPTURE = ROOT / "data" / "raw" / "national-portal" / "details_GiaLai_10102026.json"
 TABLES = ("huyen-dienbien_2023-07", "dienbiendong_2024-06")
+BENCH = ROOT / "benchmarks"
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (they import each other by name)."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    return importlib.import_module(name)
 
 
 def make_counts(rows: list[tuple], period: str = "2024-06", group: str = "UBND các xã",

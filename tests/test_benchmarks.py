@@ -9,10 +9,7 @@ the ones in benchmarks/results.json.
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -20,8 +17,8 @@ import pytest
 from chiso import synth_dossiers
 from chiso.numbers import fmt_num
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "benchmarks"
+from .helpers import BENCH, ROOT, benchmark_module
+
 # How docs/scale.md writes each target's measured value (format, decimals).
 QUOTED = {
     "polars_10m_under_5s": ("| {} giây |", 2),
@@ -30,13 +27,6 @@ QUOTED = {
     "polars_within_1_5x_of_scan": ("| {} lần", 2),
     "polars_100m_peak_under_2gb": ("| {} MB |", 0),
 }
-
-
-def _module(name: str):
-    """A script of benchmarks/ as a module (they import each other by name)."""
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +39,7 @@ def national(tmp_path_factory):
 
 
 def test_pandas_and_duckdb_compute_exactly_the_polars_counts(national, tmp_path):
-    engines, run = _module("engines"), _module("run")
+    engines, run = benchmark_module("engines"), benchmark_module("run")
     data, units = map(str, national)
     saved = {}
     for name in ("polars", "pandas", "duckdb"):
@@ -70,7 +60,7 @@ def test_pandas_and_duckdb_compute_exactly_the_polars_counts(national, tmp_path)
 
 
 def test_the_floor_reads_every_row_of_the_needed_columns(national):
-    engines = _module("engines")
+    engines = benchmark_module("engines")
     data, units = map(str, national)
     result = engines.run_scan(data, units, "2024-01", "2024-12")
     assert result["rows_read"].to_list() == [30_000]
@@ -78,7 +68,7 @@ def test_the_floor_reads_every_row_of_the_needed_columns(national):
 
 
 def test_scale_doc_and_readme_quote_the_recorded_results():
-    run = _module("run")
+    run = benchmark_module("run")
     doc = json.loads((BENCH / "results.json").read_text(encoding="utf-8"))
     scale = (ROOT / "docs" / "scale.md").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -6,23 +6,16 @@ import argparse
 import importlib
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
 from chiso import cliparse
 
-ROOT = Path(__file__).resolve().parents[1]
+from .helpers import ROOT, benchmark_module
+
 # What argparse writes in English around the project's own texts.
 ENGLISH = re.compile(r"usage:|positional arguments|options:|show this help|error:|required|invalid|expected|"
                      r"argument|unrecognized|not allowed|ambiguous|choose from|could match")
-
-
-def _bench(name: str):
-    path = str(ROOT / "benchmarks")
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    return importlib.import_module(name)
 
 
 # (command, how to call its main with argv)
@@ -34,10 +27,10 @@ COMMANDS = {
     "chiso.synth_dossiers": lambda argv: importlib.import_module("chiso.synth_dossiers").main(argv),
     "chiso.uncertainty": lambda argv: importlib.import_module("chiso.uncertainty").main(argv),
     "chiso.whatif": lambda argv: importlib.import_module("chiso.whatif").main(argv),
-    "benchmarks/run.py": lambda argv: _bench("run").main(argv),
-    "benchmarks/decompose.py": lambda argv: _bench("decompose").main(argv),
-    "benchmarks/montecarlo.py": lambda argv: _bench("montecarlo").main(argv),
-    "benchmarks/render_period.py": lambda argv: _bench("render_period").cli(argv),
+    "benchmarks/run.py": lambda argv: benchmark_module("run").main(argv),
+    "benchmarks/decompose.py": lambda argv: benchmark_module("decompose").main(argv),
+    "benchmarks/montecarlo.py": lambda argv: benchmark_module("montecarlo").main(argv),
+    "benchmarks/render_period.py": lambda argv: benchmark_module("render_period").cli(argv),
 }
 SUBCOMMANDS = {
     "chiso": ["audit", "validate", "score", "render", "compare-runs"],
@@ -84,7 +77,7 @@ def test_every_argument_says_what_it_is_for(monkeypatch, name):
     monkeypatch.setattr(cliparse.ArgumentParser, "parse_args", capture)
     with pytest.raises(_Built) as built:
         if name == "benchmarks/engines.py":
-            _bench("engines").main()
+            benchmark_module("engines").main()
         else:
             COMMANDS[name]([])
     bare = [f"{p.prog}: {'/'.join(a.option_strings) or a.dest}" for p in _parsers(built.value.parser)
@@ -95,7 +88,7 @@ def test_every_argument_says_what_it_is_for(monkeypatch, name):
 def test_engines_help_is_vietnamese(capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["engines.py", "--help"])
     with pytest.raises(SystemExit):
-        _bench("engines").main()
+        benchmark_module("engines").main()
     out = capsys.readouterr().out
     assert out.startswith("Cách dùng: ") and not ENGLISH.search(out)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .cliparse import ArgumentParser, print_rows, run
+from .cliparse import ArgumentParser, print_rows
 from .numbers import fmt_num, fmt_units
 
 
@@ -168,8 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run(lambda: args.func(args))
+    return build_parser().run_command(argv, lambda args: args.func(args))
 
 
 if __name__ == "__main__":

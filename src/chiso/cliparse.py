@@ -10,7 +10,8 @@ pattern knows is shown as argparse wrote it.
 
 ``run`` runs a command's work and turns the errors an analyst can act on (a bad
 input, a missing file, an inconsistent methodology, a failed render) into one
-Vietnamese line and exit status 2, instead of a Python traceback. ``print_rows``
+Vietnamese line and exit status 2, instead of a Python traceback; a command's
+``main`` is ``parser.run_command(argv, command)``. ``print_rows``
 and ``print_frame`` print the commands' tables: Vietnamese headings, cells whole.
 """
 
@@ -85,6 +86,11 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: {ERROR_WORD}: {translate(message)}\n")
+
+    def run_command(self, argv: list[str] | None, command: Callable[[argparse.Namespace], int]) -> int:
+        """Parse ``argv`` and ``run`` ``command(args)``: a command's whole ``main``."""
+        args = self.parse_args(argv)
+        return run(lambda: command(args))
 
 
 _POLARS_MISSING = re.compile(r".*\(os error \d+\): (?P<path>.+)", re.S)

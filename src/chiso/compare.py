@@ -20,7 +20,7 @@ import polars as pl
 import yaml
 
 from . import methodology as _methodology
-from .cliparse import ArgumentParser, print_rows, run
+from .cliparse import ArgumentParser, print_rows
 from .counts import (BASIS_CARRIED, indicator_points, read_counts, read_qd1187, read_qd1187_forms, unit_table)
 from .io import atomic_write_text, write_parquet
 from .numbers import fmt_count, fmt_num, fmt_signed, round_half_up_expr
@@ -347,23 +347,22 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("qd1187", help="tính lại các tiêu chí QĐ 1187 và liệt kê chỗ lệch với điểm công bố")
     q.add_argument("folder", help="thư mục bản chép báo cáo quý (data/raw/qd1187/<mã>)")
     q.add_argument("--out", help="thư mục ghi kết quả (mặc định: data/processed/qd1187/<mã>)")
-    return run(lambda: _command(p.parse_args(argv)))
+    return p.run_command(argv, _command)
 
 
 def _command(args) -> int:
-    with pl.Config(tbl_rows=60, tbl_cols=20, fmt_str_lengths=80, tbl_width_chars=200):
-        if args.what == "gialai":
-            written = write_national_vs_provincial(args.file, args.out)
-            for name, path in written.items():
-                print(f"Đã ghi {name}: {path}")
-        else:
-            folder = Path(args.folder)
-            out = Path(args.out) if args.out else Path("data/processed/qd1187") / folder.name
-            table = qd1187_comparison(folder)
-            disc = write_qd1187(table, out)
-            atomic_write_text(out / "comparison.csv", table.write_csv())
-            print(f"{fmt_count(disc.height)} chỗ lệch giữa điểm tính lại và điểm công bố; đã ghi {out / 'comparison.csv'}")
-            print_rows(MISMATCH_COLUMNS, mismatch_rows(disc))
+    if args.what == "gialai":
+        written = write_national_vs_provincial(args.file, args.out)
+        for name, path in written.items():
+            print(f"Đã ghi {name}: {path}")
+    else:
+        folder = Path(args.folder)
+        out = Path(args.out) if args.out else Path("data/processed/qd1187") / folder.name
+        table = qd1187_comparison(folder)
+        disc = write_qd1187(table, out)
+        atomic_write_text(out / "comparison.csv", table.write_csv())
+        print(f"{fmt_count(disc.height)} chỗ lệch giữa điểm tính lại và điểm công bố; đã ghi {out / 'comparison.csv'}")
+        print_rows(MISMATCH_COLUMNS, mismatch_rows(disc))
     return 0
 
 

@@ -58,6 +58,7 @@ import yaml
 from . import sniff
 from .counts import COUNTS_SCHEMA, DEFAULT_UNIT_GROUP
 from .errors import InputError
+from .numbers import fmt_count
 from .units import TONE_STYLE
 
 ALIASES_PATH = Path(__file__).with_name("dossier_columns.yaml")
@@ -1245,7 +1246,7 @@ def _write(df: pl.DataFrame, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cliparse import ArgumentParser, run
+    from .cliparse import ArgumentParser
 
     p = ArgumentParser(prog="python -m chiso.dossiers",
                        description="Đọc tệp hồ sơ (một dòng một hồ sơ) và tổng hợp thành bảng số liệu chỉ số.")
@@ -1262,13 +1263,10 @@ def main(argv: list[str] | None = None) -> int:
     pc.add_argument("--petitions", help="tệp PAKN (tùy chọn)")
     pc.add_argument("--as-of", help="ngày xuất dữ liệu (dd/mm/yyyy hoặc yyyy-mm-dd): kỳ chưa kết thúc được đánh dấu số liệu tạm")
     pc.add_argument("--out", required=True, help="tệp kết quả (.parquet hoặc .csv)")
-    args = p.parse_args(argv)
-    return run(lambda: _command(args))
+    return p.run_command(argv, _command)
 
 
 def _command(args) -> int:
-    from .numbers import fmt_count
-
     if args.cmd == "ingest":
         out = ingest(args.file, args.out, table="petitions" if args.petitions else "dossiers")
         print(f"Đã ghi {out}.")

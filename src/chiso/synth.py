@@ -51,10 +51,11 @@ import numpy as np
 import polars as pl
 
 from . import methodology as _methodology
-from .cliparse import ArgumentParser, run
+from .cliparse import ArgumentParser
 from .counts import indicator_points, normalize_counts
 from .errors import InputError
 from .numbers import round_half_up
+from .periods import check_period
 from .units import load_crosswalk, load_registry, units_valid_on
 
 GENERATOR = "chiso.synth"
@@ -172,8 +173,6 @@ def seeded_rng(seed: int, *stream: int) -> np.random.Generator:
 
 def period_range(start: str, end: str) -> list[str]:
     """Every month ``YYYY-MM`` from ``start`` to ``end`` inclusive."""
-    from .periods import check_period
-
     y0, m0 = map(int, check_period(start).split("-"))
     y1, m1 = map(int, check_period(end).split("-"))
     first, last = y0 * 12 + m0 - 1, y1 * 12 + m1 - 1
@@ -617,13 +616,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="data/raw", help="thư mục đích (mỗi tháng một thư mục con)")
     ap.add_argument("--root", default=".", help="gốc dự án (chứa data/raw/units/)")
     ap.add_argument("-q", "--quiet", action="store_true", help="không in tiến độ từng tháng")
-    args = ap.parse_args(argv)
+    return ap.run_command(argv, _command)
 
-    def command() -> int:
-        generate(args.out, args.start, args.end, args.seed, args.root, verbose=not args.quiet)
-        return 0
 
-    return run(command)
+def _command(args) -> int:
+    generate(args.out, args.start, args.end, args.seed, args.root, verbose=not args.quiet)
+    return 0
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .cliparse import ArgumentParser, run
+from .cliparse import ArgumentParser
 from .dossiers import CHANNELS
 from .io import atomic_write
 from .synth import seeded_rng
@@ -242,8 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--year", type=int, default=2024, help="năm tiếp nhận hồ sơ (mặc định 2024)")
     p.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="số dòng mỗi row group")
     p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến độ")
-    args = p.parse_args(argv)
-    return run(lambda: _command(args))
+    return p.run_command(argv, _command)
 
 
 def _command(args) -> int:

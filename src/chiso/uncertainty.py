@@ -956,7 +956,7 @@ __all__ = [
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m chiso.uncertainty TABLE_ID [--methodology M] [--params P] [--root R]`` (a DVC stage)."""
-    from .cliparse import ArgumentParser, run
+    from .cliparse import ArgumentParser
 
     p = ArgumentParser(prog="python -m chiso.uncertainty",
                        description="Độ vững của xếp loại: mô phỏng Monte Carlo, bỏ từng chỉ số, chỉ số Sobol.")
@@ -964,8 +964,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methodology", default="", help="mã phương pháp (bắt buộc với một kỳ có nhiều phương pháp)")
     p.add_argument("--params", default="params.yaml", help="tệp tham số (mặc định: params.yaml)")
     p.add_argument("--root", default=".", help="gốc dự án (mặc định: thư mục hiện tại)")
-    args = p.parse_args(argv)
-    return run(lambda: _command(args))
+    return p.run_command(argv, _command)
 
 
 def _command(args) -> int:

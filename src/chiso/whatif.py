@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import polars as pl
 
 from . import analysis, scoring
-from .cliparse import ArgumentParser, print_frame, run
+from .cliparse import ArgumentParser, print_frame
 from .uncertainty import exclude_no_dossier, given_no_dossier_policy, infer_no_dossier, is_counts
 from .methodology import Methodology, MethodologyError, from_raw
 from .scoring import UNIT_KEYS
@@ -506,8 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry: ``python -m chiso.whatif BASELINE SCENARIO …``."""
     parser = add_compare_runs_arguments(ArgumentParser(
         prog="chiso compare-runs", description="Liệt kê đơn vị đổi xếp loại hoặc đổi hạng giữa hai lần chạy."))
-    args = parser.parse_args(argv)
-    return run(lambda: cmd_compare_runs(args))
+    return parser.run_command(argv, cmd_compare_runs)
 
 
 if __name__ == "__main__":
